@@ -1,0 +1,37 @@
+# latentatlas developer entry points. `make explore` and `make test` are the README quick start.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.latentatlas-installed
+
+.PHONY: setup explore test test-fast lint bench clean
+
+# torch is pinned to the CPU wheel first so that pip never resolves the range in pyproject.toml
+# to a multi-GB CUDA build; users elsewhere get any torch in the declared range.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the shipped default.
+explore: $(STAMP)
+	$(VENV)/bin/latentatlas tour --out runs/tour
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -x
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf runs .pytest_cache

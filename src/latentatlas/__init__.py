@@ -1,0 +1,19 @@
+"""latentatlas: find, measure and use the semantics in the latent spaces of generative image models."""
+
+__version__ = "0.1.0"
+
+
+def load(name_or_path, map_location: str = "cpu"):
+    """Load a shipped model by name or a saved model folder (see ``latentatlas.io.load``)."""
+    from latentatlas.io.registry import load as _load
+
+    return _load(name_or_path, map_location=map_location)
+
+
+def available_models():
+    from latentatlas.io.registry import available_models as _available
+
+    return _available()
+
+
+__all__ = ["__version__", "available_models", "load"]

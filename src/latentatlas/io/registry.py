@@ -1,0 +1,41 @@
+"""The model registry: names of shipped models (the zoo) -> folders; ``load(name_or_path)``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from latentatlas.io.persistence import CONFIG_NAME, load_model
+from latentatlas.utils.errors import CheckpointError
+
+ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
+
+
+def available_models() -> dict[str, Path]:
+    """Shipped models by name: every folder under ``latentatlas/zoo`` holding a config.json."""
+    if not ZOO_DIR.is_dir():
+        return {}
+    return {
+        p.name: p for p in sorted(ZOO_DIR.iterdir()) if p.is_dir() and (p / CONFIG_NAME).is_file()
+    }
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    zoo = available_models()
+    if str(name_or_path) in zoo:
+        return zoo[str(name_or_path)]
+    names = ", ".join(zoo) or "(none shipped yet)"
+    raise CheckpointError(
+        f"{name_or_path!s}: neither a model folder nor a shipped model name; shipped: {names}. "
+        "Convert other checkpoints with `latentatlas convert`."
+    )
+
+
+def load(name_or_path: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
+    """Load a shipped model by name (see :func:`available_models`) or a saved model folder."""
+    return load_model(resolve_model_path(name_or_path), map_location=map_location)
