@@ -1,0 +1,97 @@
+"""Image grids and animations shared by every command that writes pictures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from latentatlas.utils.atomic import atomic_path
+from latentatlas.utils.errors import ShapeError
+
+
+def to_uint8_nhwc(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Convert a batch to uint8 NHWC with 3 channels.
+
+    Accepts torch tensors or arrays, NCHW or NHWC, 1 or 3 channels (or NHW grey), uint8, or float
+    in ``value_range`` (default: [-1, 1] if any value is negative, else [0, 1]).
+    """
+    try:
+        import torch
+
+        if isinstance(images, torch.Tensor):
+            images = images.detach().float().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    x = np.asarray(images)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ShapeError(f"images must be a 4-D batch (or NHW), got shape {x.shape}")
+    if x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = x.transpose(0, 2, 3, 1)
+    if x.shape[-1] not in (1, 3):
+        raise ShapeError(f"images must have 1 or 3 channels, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        x = x.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise ShapeError("images contain NaN or Inf")
+        lo, hi = value_range if value_range is not None else ((-1.0, 1.0) if x.min() < 0 else (0, 1))
+        x = np.clip((x - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return x
+
+
+def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: int = 255,
+              value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Tile a batch into one uint8 HxWx3 image with ``nrow`` images per row."""
+    x = to_uint8_nhwc(images, value_range)
+    n, h, w, c = x.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    ncol_rows = int(np.ceil(n / nrow))
+    grid = np.full(
+        (ncol_rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8
+    )
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y0, x0 = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y0 : y0 + h, x0 : x0 + w] = x[i]
+    return grid
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Save a uint8 HxWx3 (or HxW) array as PNG/JPEG atomically."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(array)).save(tmp, format=_format(path))
+    return Path(path)
+
+
+def save_grid(images, path: str | os.PathLike, nrow: int | None = None, **kw) -> Path:
+    return save_image(make_grid(images, nrow=nrow, **kw), path)
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 8.0,
+             boomerang: bool = True) -> Path:
+    """Animated GIF from uint8 HxWx3 frames; ``boomerang`` plays forward then backward."""
+    from PIL import Image
+
+    frames = [np.asarray(f) for f in frames]
+    if not frames:
+        raise ShapeError("save_gif needs at least one frame")
+    if boomerang and len(frames) > 2:
+        frames = frames + frames[-2:0:-1]
+    pil = [Image.fromarray(f) for f in frames]
+    with atomic_path(path) as tmp:
+        pil[0].save(tmp, format="GIF", save_all=True, append_images=pil[1:],
+                    duration=int(1000 / fps), loop=0)
+    return Path(path)
+
+
+def _format(path: str | os.PathLike) -> str:
+    ext = Path(path).suffix.lower()
+    return {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}.get(ext, "PNG")
