@@ -10,7 +10,11 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("LATENTATLAS_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("LATENTATLAS_DATA")
+    or os.environ.get("LATENTATLAS_SHARED_DATA")
+    or REPO.parent / "shared" / "data"
+)
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 

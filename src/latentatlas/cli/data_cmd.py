@@ -1,4 +1,5 @@
-"""`latentatlas data ...` and `latentatlas tour` (placeholder until the data layer lands)."""
+"""`latentatlas data list|show` and `latentatlas tour` (the main job until the interpretation job
+replaces it)."""
 
 from __future__ import annotations
 
@@ -10,3 +11,49 @@ from latentatlas.cli._app import main
 @main.group()
 def data() -> None:
     """List and look at the data sets."""
+
+
+@data.command("list")
+def list_cmd() -> None:
+    """Name, kind, size, observation shape and factors of every data set."""
+    from latentatlas.data import dataset_spec, list_datasets
+
+    specs = [dataset_spec(n) for n in list_datasets()]
+    header = ("name", "kind", "size", "shape", "factors / labels")
+    rows = [(s.name, s.kind, s.size, s.shape, s.factors) for s in specs]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
+    for r in [header, *rows]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+
+
+@data.command("show")
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
+@click.option("--n", default=64, show_default=True, help="Number of random samples.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the samples / base factors.")
+def show_cmd(name: str, out: str, n: int, seed: int) -> None:
+    """Save a sample grid of NAME (plus one traversal row per factor for ground-truth sets)."""
+    from latentatlas.report.data_tour import save_dataset_figure
+    from latentatlas.utils.errors import LatentAtlasError
+
+    try:
+        path = save_dataset_figure(name, out, n=n, seed=seed)
+    except LatentAtlasError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {path}")
+
+
+@main.command("tour")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--data-root", default=None, type=click.Path(file_okay=False),
+              help="Real data folder (default: $LATENTATLAS_DATA or ../shared/data).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--celeba-max-images", default=None, type=int,
+              help="Decode only the first N CelebA images (default: all, cached after the "
+                   "first run).")
+def tour_cmd(out: str, data_root: str | None, seed: int, celeba_max_images: int | None) -> None:
+    """Render every data set (samples + factor traversals) into OUT/index.html and run.json."""
+    from latentatlas.report.data_tour import run_tour
+
+    run_tour(out, data_root=data_root, seed=seed, celeba_max_images=celeba_max_images,
+             log=click.echo)

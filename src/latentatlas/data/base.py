@@ -1,8 +1,8 @@
 """The ground-truth data protocol (in the style of disentanglement_lib).
 
-A ground-truth data set has discrete factors of variation with ``factors_num_values[k]`` values each;
-every observation is determined by (or sampled given) one factor tuple. Every random choice takes an
-explicit numpy Generator.
+A ground-truth data set has discrete factors of variation with ``factors_num_values[k]`` values
+each; every observation is determined by (or sampled given) one factor tuple. Every random
+choice takes an explicit numpy Generator.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Save / load models as a folder: ``config.json`` + ``model.safetensors`` (the model-hub convention).
+"""Save / load models as a folder: ``config.json`` + ``model.safetensors`` (the hub convention).
 
 config.json holds the registered class name, the format version, the constructor kwargs and free
 metadata. Loading only ever instantiates classes registered with :func:`register_model`; nothing in
@@ -156,7 +156,9 @@ def load_model(
     try:
         model = cls(**config["kwargs"])
     except TypeError as e:
-        raise CheckpointError(f"{folder / CONFIG_NAME}: kwargs do not fit {cls.__name__}: {e}") from e
+        raise CheckpointError(
+            f"{folder / CONFIG_NAME}: kwargs do not fit {cls.__name__}: {e}"
+        ) from e
     try:
         state = load_file(str(weights), device=str(map_location))
     except (SafetensorError, OSError, ValueError) as e:
