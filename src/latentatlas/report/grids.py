@@ -38,22 +38,31 @@ def to_uint8_nhwc(images, value_range: tuple[float, float] | None = None) -> np.
         x = x.astype(np.float32)
         if not np.isfinite(x).all():
             raise ShapeError("images contain NaN or Inf")
-        lo, hi = value_range if value_range is not None else ((-1.0, 1.0) if x.min() < 0 else (0, 1))
+        lo, hi = (
+            value_range if value_range is not None else ((-1.0, 1.0) if x.min() < 0 else (0, 1))
+        )
         x = np.clip((x - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     return x
 
 
-def make_grid(images, nrow: int | None = None, padding: int = 2, pad_value: int = 255,
-              value_range: tuple[float, float] | None = None) -> np.ndarray:
+def make_grid(
+    images,
+    nrow: int | None = None,
+    padding: int = 2,
+    pad_value: int = 255,
+    value_range: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Tile a batch into one uint8 HxWx3 image with ``nrow`` images per row."""
     x = to_uint8_nhwc(images, value_range)
     n, h, w, c = x.shape
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     ncol_rows = int(np.ceil(n / nrow))
     grid = np.full(
-        (ncol_rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8
+        (ncol_rows * (h + padding) + padding, nrow * (w + padding) + padding, c),
+        pad_value,
+        np.uint8,
     )
     for i in range(n):
         r, col = divmod(i, nrow)
@@ -75,8 +84,9 @@ def save_grid(images, path: str | os.PathLike, nrow: int | None = None, **kw) ->
     return save_image(make_grid(images, nrow=nrow, **kw), path)
 
 
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 8.0,
-             boomerang: bool = True) -> Path:
+def save_gif(
+    frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 8.0, boomerang: bool = True
+) -> Path:
     """Animated GIF from uint8 HxWx3 frames; ``boomerang`` plays forward then backward."""
     from PIL import Image
 
@@ -87,8 +97,14 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float =
         frames = frames + frames[-2:0:-1]
     pil = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
-        pil[0].save(tmp, format="GIF", save_all=True, append_images=pil[1:],
-                    duration=int(1000 / fps), loop=0)
+        pil[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=pil[1:],
+            duration=int(1000 / fps),
+            loop=0,
+        )
     return Path(path)
 
 

@@ -1,6 +1,11 @@
 """Shared low-level helpers: errors, atomic file writes, RNG handling, run records, progress."""
 
-from latentatlas.utils.atomic import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json
+from latentatlas.utils.atomic import (
+    atomic_path,
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+)
 from latentatlas.utils.errors import (
     CheckpointError,
     DataError,
