@@ -319,8 +319,9 @@ def load_official_pickle(path: str | os.PathLike, network: str = "G_ema") -> Sty
         raise CheckpointError(f"{path}: unexpected pickle content {type(data).__name__}")
     if not isinstance(net, PersistentObject) or not isinstance(getattr(net, "state", None), dict):
         raise CheckpointError(f"{path}: {network} is not a persistent network object")
-    if net.class_name != "Generator":
-        raise CheckpointError(f"{path}: {network} is a {net.class_name}, expected a Generator")
+    class_name = getattr(net, "class_name", None)
+    if class_name != "Generator":
+        raise CheckpointError(f"{path}: {network} is a {class_name}, expected a Generator")
     init_args = net.state.get("_init_args") or ()
     init_kwargs = net.state.get("_init_kwargs")
     if not isinstance(init_kwargs, dict) or not isinstance(init_args, (tuple, list)):

@@ -4,5 +4,14 @@ Importing this package registers every built-in model class for :func:`latentatl
 """
 
 from latentatlas.models.base import SPACES, Generator
+from latentatlas.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from latentatlas.models.zgen import ZDiscriminator, ZGenerator
 
-__all__ = ["SPACES", "Generator"]
+__all__ = [
+    "SPACES",
+    "Generator",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
+    "ZDiscriminator",
+    "ZGenerator",
+]
