@@ -1,0 +1,1 @@
+"""Trainers: GANs (gan.py), VAEs, predictors."""

@@ -1,0 +1,235 @@
+"""Training image sources whose batch k depends only on (seed, k).
+
+That property is what makes resumed runs bit-identical to uninterrupted ones and lets every
+data-parallel rank agree on the global batch without communication: a source needs no state beyond
+its seed, and the step counter in the checkpoint is the whole sampler state.
+
+- :class:`ArraySource`: an in-memory uint8 (or float [0, 1]) NHWC array; batches walk through
+  a fresh permutation every epoch (epoch e's permutation is drawn from (seed, e)).
+- :class:`GroundTruthSource`: fresh samples of a procedural :class:`GroundTruthData` set, drawn
+  from (seed, step, slice start).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from latentatlas.utils.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class ImageSource:
+    """Base class: ``batch(step, start, stop, global_batch)`` -> NHWC array of images
+    ``start:stop`` of global batch ``step`` (uint8, or float32 in [0, 1])."""
+
+    resolution: int
+    channels: int
+    name: str = "images"
+
+    def batch(self, step: int, start: int, stop: int, global_batch: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+
+def _check_images(images: np.ndarray, name: str) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise DataError(f"{name}: images must be an NHWC array (or NHW grey), got {images.shape}")
+    if images.shape[0] == 0:
+        raise DataError(f"{name}: the data set is empty (0 images)")
+    if images.shape[-1] not in (1, 3):
+        raise DataError(
+            f"{name}: images must have 1 (grey) or 3 (RGB) channels in the last axis, got shape "
+            f"{images.shape}; convert RGBA / other layouts first"
+        )
+    if images.shape[1] != images.shape[2]:
+        raise DataError(f"{name}: images must be square, got {images.shape[1]}x{images.shape[2]}")
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise DataError(f"{name}: images must be uint8 or float in [0, 1], got {images.dtype}")
+        if not np.isfinite(images).all():
+            raise DataError(f"{name}: images contain NaN or Inf")
+        lo, hi = float(images.min()), float(images.max())
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise DataError(f"{name}: float images must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]")
+        images = images.astype(np.float32, copy=False)
+    return images
+
+
+class ArraySource(ImageSource):
+    """Images held in memory; an epoch-wise permutation seeded by (seed, epoch)."""
+
+    def __init__(self, images: np.ndarray, seed: int = 0, name: str = "images") -> None:
+        self.images = _check_images(images, name)
+        self.seed = int(seed)
+        self.name = name
+        self.resolution = int(self.images.shape[1])
+        self.channels = int(self.images.shape[-1])
+        self._perm_cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        perm = self._perm_cache.get(epoch)
+        if perm is None:
+            perm = np.random.default_rng([self.seed, epoch]).permutation(len(self))
+            self._perm_cache = {epoch: perm}  # keep one: epochs are visited in order
+        return perm
+
+    def indices(self, step: int, global_batch: int) -> np.ndarray:
+        """Data indices of global batch ``step``."""
+        n = len(self)
+        flat = np.arange(step * global_batch, (step + 1) * global_batch, dtype=np.int64)
+        epochs, pos = flat // n, flat % n
+        out = np.empty_like(flat)
+        for e in np.unique(epochs):
+            sel = epochs == e
+            out[sel] = self._permutation(int(e))[pos[sel]]
+        return out
+
+    def batch(self, step: int, start: int, stop: int, global_batch: int) -> np.ndarray:
+        return self.images[self.indices(step, global_batch)[start:stop]]
+
+
+class GroundTruthSource(ImageSource):
+    """Fresh random observations of a procedural ground-truth data set (factors uniform)."""
+
+    def __init__(self, data, seed: int = 0) -> None:
+        self.data = data
+        self.seed = int(seed)
+        self.name = getattr(data, "name", type(data).__name__)
+        h, w, c = data.observation_shape
+        if h != w:
+            raise DataError(f"{self.name}: observations must be square, got {h}x{w}")
+        if c not in (1, 3):
+            raise DataError(f"{self.name}: observations must have 1 or 3 channels, got {c}")
+        self.resolution, self.channels = int(h), int(c)
+
+    def __len__(self) -> int:
+        return int(self.data.num_observations)
+
+    def batch(self, step: int, start: int, stop: int, global_batch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, step, start])
+        factors = self.data.sample_factors(stop - start, rng)
+        return _check_images(self.data.sample_observations_from_factors(factors, rng), self.name)
+
+
+def load_image_folder(
+    folder: str | os.PathLike, resolution: int, channels: int | None = None,
+    max_images: int | None = None,
+) -> np.ndarray:
+    """All images of a folder (recursively), centre-cropped square and resized: uint8 NHWC.
+
+    ``channels`` 1 or 3 converts every image (default: 1 if all images are grey, else 3).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if max_images is not None:
+        files = files[:max_images]
+    if not files:
+        raise DataError(
+            f"{folder}: contains no images ({', '.join(IMAGE_SUFFIXES)}); "
+            "point --data at a folder of training images"
+        )
+    pil = []
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                im.load()
+                pil.append(im.copy())
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataError(f"{p}: cannot read image ({e})") from e
+    if channels is None:
+        channels = 1 if all(im.mode in ("L", "1", "I;16") for im in pil) else 3
+    if channels not in (1, 3):
+        raise DataError(f"{folder}: channels must be 1 or 3, got {channels}")
+    mode = "L" if channels == 1 else "RGB"
+    out = np.empty((len(pil), resolution, resolution, channels), np.uint8)
+    for i, im in enumerate(pil):
+        im = im.convert(mode)
+        w, h = im.size
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        arr = np.asarray(im, dtype=np.uint8)
+        out[i] = arr[..., None] if channels == 1 else arr
+    return out
+
+
+def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 NHWC images resized to ``resolution`` (28 -> 32 pads with zeros, as for MNIST;
+    other sizes: antialiased bilinear)."""
+    n, h, w, c = images.shape
+    if h == w == resolution:
+        return images
+    if h == w and resolution > h and (resolution - h) % 2 == 0 and resolution - h <= 8:
+        pad = (resolution - h) // 2  # small borders: pad, do not blur (MNIST 28 -> 32)
+        return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    import torch
+
+    out = np.empty((n, resolution, resolution, c), np.uint8)
+    for start in range(0, n, 1024):
+        t = torch.from_numpy(images[start:start + 1024]).permute(0, 3, 1, 2).float()
+        t = torch.nn.functional.interpolate(t, size=(resolution, resolution), mode="bilinear",
+                                            align_corners=False, antialias=resolution < h)
+        out[start:start + 1024] = t.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
+
+
+DATA_NAMES = ("celeba", "mnist", "dsprites", "shapes3d")
+
+
+def resolve_training_data(
+    spec: str, resolution: int, seed: int = 0, max_images: int | None = None,
+    root: str | os.PathLike | None = None,
+) -> ImageSource:
+    """A training source by name (celeba | mnist | dsprites | shapes3d) or an image folder.
+
+    celeba: the real aligned faces (``latentatlas.data.load_celeba``, cropped, at ``resolution``);
+    mnist: the 60k training digits (28 -> 32 zero-padded); dsprites / shapes3d: the procedural
+    sets at 64 px, fresh samples every batch; a folder: every image in it, centre-cropped square.
+    ``root`` overrides the data root of the real sets.
+    """
+    if spec in ("dsprites", "shapes3d"):
+        if resolution != 64:
+            raise DataError(f"{spec}: the procedural set is 64x64; use --resolution 64")
+        if spec == "dsprites":
+            from latentatlas.data.dsprites import DSpritesLike
+
+            return GroundTruthSource(DSpritesLike(), seed=seed)
+        from latentatlas.data.shapes3d import Shapes3DLike
+
+        return GroundTruthSource(Shapes3DLike(), seed=seed)
+    if spec == "celeba":
+        from latentatlas.data.loaders import load_celeba
+
+        images = load_celeba(root, resolution=resolution, max_images=max_images).images
+        return ArraySource(images, seed=seed, name="celeba")
+    if spec == "mnist":
+        from latentatlas.data.loaders import load_mnist
+
+        images = load_mnist(root, split="train").images
+        if max_images is not None:
+            images = images[:max_images]
+        return ArraySource(resize_images(images, resolution), seed=seed, name="mnist")
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(
+            f"--data {spec!r}: neither a known data set ({', '.join(DATA_NAMES)}) nor an existing "
+            "image folder"
+        )
+    return ArraySource(load_image_folder(path, resolution, max_images=max_images), seed=seed,
+                       name=str(path))
