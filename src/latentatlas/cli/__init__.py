@@ -7,5 +7,6 @@ from latentatlas.cli import data_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import vae_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import train_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import generate_cmd  # noqa: E402,F401  isort: skip
+from latentatlas.cli import predictors_cmd  # noqa: E402,F401  isort: skip
 
 __all__ = ["main"]

@@ -4,6 +4,7 @@ Importing this package registers every built-in model class for :func:`latentatl
 """
 
 from latentatlas.models.base import SPACES, Generator
+from latentatlas.models.predictors import AttributePredictor  # noqa: F401  (registers it)
 from latentatlas.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from latentatlas.models.vae import VAE  # noqa: F401  (registers the VAE model class)
 from latentatlas.models.zgen import ZDiscriminator, ZGenerator

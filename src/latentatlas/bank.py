@@ -1,0 +1,391 @@
+"""The latent bank: sample a generator, synthesise, score, and store latents + scores on disk.
+
+Layout of a bank folder (InterFaceGAN's, plus metadata)::
+
+    z.npy             [N, z_dim]           float32   (the sampled z, before any truncation)
+    w.npy             [N, w_dim]           float32   (StyleGAN-like generators; truncated w)
+    wp.npy            [N, num_ws, w_dim]   float32   (the W+ codes the images were made from)
+    c.npy             [N, c_dim]           float32   (conditional generators only)
+    <name>_scores.npy [N, 1]               float32   one per score column
+    thumbnails.npy    [N, C, t, t]         uint8     (optional)
+    bank.json         model, seed, truncation, scorers, names, shapes, versions, throughput
+    progress.json     chunks completed so far (the resume point)
+    run.json          the run record
+
+Determinism: z (and c) of sample i is drawn from a fixed block of ``Z_BLOCK`` samples seeded by
+(seed, block index), so the whole bank is a function of ``seed`` alone: independent of
+``batch_size``, ``chunk_size`` and of interruptions (a bank of n samples is also the first n rows
+of any larger bank with the same seed, generator and truncation).
+
+Memory: every array is a preallocated ``.npy`` file opened with ``numpy.lib.format.open_memmap``
+and filled chunk by chunk; after each chunk the memmaps are flushed and ``progress.json`` is
+replaced atomically. A killed run resumes from the last completed chunk and produces exactly the
+arrays of an uninterrupted run. ``bank.json`` is written last: its ``complete`` flag marks a
+finished bank.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.lib.format import open_memmap
+from tqdm.auto import tqdm
+
+from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, as_scorer, safe_name
+from latentatlas.utils.atomic import atomic_write_json
+from latentatlas.utils.errors import DataError, ShapeError
+from latentatlas.utils.runinfo import environment_info, write_run_record
+
+BANK_FORMAT = "latentatlas-bank-1"
+Z_BLOCK = 256
+BANK_JSON = "bank.json"
+PROGRESS_JSON = "progress.json"
+
+
+def _describe_generator(generator: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {"class": type(generator).__name__}
+    for attr in ("model_folder", "z_dim", "w_dim", "num_ws", "c_dim", "img_resolution",
+                 "img_channels"):
+        val = getattr(generator, attr, None)
+        if val is not None:
+            info[attr] = val
+    kwargs = getattr(generator, "init_kwargs", None)
+    if isinstance(kwargs, dict):
+        info["kwargs"] = kwargs
+    return info
+
+
+def _has_w(generator: Any) -> bool:
+    return getattr(generator, "w_dim", None) is not None and "w" in getattr(
+        generator, "spaces", ("z", "w", "wp")
+    )
+
+
+def sample_latent_block(
+    generator: Any, block: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """z (and one-hot c for conditional generators) of the samples of z block ``block``:
+    [block * Z_BLOCK, (block + 1) * Z_BLOCK)."""
+    z = generator.sample_z(Z_BLOCK, np.random.default_rng([seed, block, 0]))
+    c = None
+    if getattr(generator, "c_dim", 0):
+        c = generator.sample_c(Z_BLOCK, np.random.default_rng([seed, block, 1]))
+    return z, c
+
+
+def sample_latents(
+    generator: Any, start: int, stop: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """z (and c) of samples [start, stop) of the bank with ``seed``."""
+    zs, cs = [], []
+    for block in range(start // Z_BLOCK, (stop - 1) // Z_BLOCK + 1):
+        z, c = sample_latent_block(generator, block, seed)
+        lo = max(start - block * Z_BLOCK, 0)
+        hi = min(stop - block * Z_BLOCK, Z_BLOCK)
+        zs.append(z[lo:hi])
+        if c is not None:
+            cs.append(c[lo:hi])
+    return torch.cat(zs), (torch.cat(cs) if cs else None)
+
+
+def to_uint8_thumbnails(images: torch.Tensor, size: int) -> np.ndarray:
+    """[-1, 1] NCHW -> uint8 NCHW at size x size (antialiased bilinear)."""
+    x = images.detach().float().clamp(-1, 1)
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                          antialias=True)
+    return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+class Bank:
+    """An on-disk latent bank (read side). Arrays are read-only memmaps.
+
+    Attributes:
+        path: the bank folder.
+        meta: the parsed bank.json.
+        z, w, wp, c: latent arrays (w / wp / c are None when the generator has none).
+        scores: score name -> [N, 1] array.
+        names: score names in column order.
+        thumbnails: uint8 [N, C, t, t] or None.
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                 scores: dict[str, np.ndarray]) -> None:
+        self.path = path
+        self.meta = meta
+        self.z = arrays["z"]
+        self.w = arrays.get("w")
+        self.wp = arrays.get("wp")
+        self.c = arrays.get("c")
+        self.thumbnails = arrays.get("thumbnails")
+        self.scores = scores
+        self.names = list(scores)
+
+    def __len__(self) -> int:
+        return int(self.meta["n"])
+
+    def __repr__(self) -> str:
+        return f"Bank({str(self.path)!r}, n={len(self)}, scores={self.names})"
+
+    def latents(self, space: str) -> np.ndarray:
+        """The latent array of ``space`` ('z', 'w' or 'wp')."""
+        arr = {"z": self.z, "w": self.w, "wp": self.wp}.get(space)
+        if arr is None:
+            raise DataError(f"{self.path}: this bank has no {space!r} latents")
+        return arr
+
+    def scores_matrix(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """Scores as one [N, m] array (columns in ``names`` order, default all)."""
+        names = list(names) if names is not None else self.names
+        unknown = [n for n in names if n not in self.scores]
+        if unknown:
+            raise ScoringError(f"{self.path}: no scores {unknown}; available: {self.names}")
+        return np.concatenate([np.asarray(self.scores[n]) for n in names], axis=1)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, check_finite: bool = True) -> Bank:
+        """Open a complete bank folder; validates files, shapes, lengths and (optionally) that
+        every score is finite."""
+        path = Path(path)
+        meta_path = path / BANK_JSON
+        if not meta_path.is_file():
+            hint = " (an unfinished bank: resume sample_bank)" if (path / PROGRESS_JSON).is_file() \
+                else ""
+            raise DataError(f"{path}: no {BANK_JSON}; not a finished latent bank{hint}")
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{meta_path}: not valid JSON ({e})") from e
+        if meta.get("format") != BANK_FORMAT or not meta.get("complete"):
+            raise DataError(f"{meta_path}: not a complete {BANK_FORMAT} bank")
+        n = int(meta["n"])
+        arrays: dict[str, np.ndarray] = {}
+        for key, entry in meta["arrays"].items():
+            arrays[key] = _open_array(path / entry["file"], n, tuple(entry["shape"]))
+        scores = {}
+        for name in meta["names"]:
+            file = path / f"{safe_name(name)}_scores.npy"
+            arr = _open_array(file, n, (n, 1))
+            if check_finite and not np.isfinite(arr).all():
+                bad = int(np.flatnonzero(~np.isfinite(arr[:, 0]))[0])
+                raise ScoringError(f"{file}: score {name!r} is NaN/Inf (first at row {bad})")
+            scores[name] = arr
+        return cls(path, meta, arrays, scores)
+
+
+def _open_array(file: Path, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    if not file.is_file():
+        raise DataError(f"{file}: missing bank array")
+    try:
+        arr = np.load(file, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"{file}: cannot read .npy file ({e})") from e
+    if arr.shape[0] != n:
+        raise DataError(f"{file}: has {arr.shape[0]} rows, the bank has n={n} (mismatched lengths)")
+    if tuple(arr.shape) != shape:
+        raise DataError(f"{file}: shape {arr.shape}, expected {shape}")
+    return arr
+
+
+def _fingerprint(cfg: dict[str, Any]) -> str:
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def sample_bank(
+    generator: Any,
+    scorers: Scorer | Sequence[Scorer],
+    n: int,
+    out: str | os.PathLike,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    batch_size: int = 64,
+    chunk_size: int = 4096,
+    keep_thumbnails: bool = False,
+    thumbnail_size: int = 32,
+    resume: bool = True,
+    progress: bool = True,
+    noise_mode: str = "const",
+    model_name: str | None = None,
+) -> Bank:
+    """Sample ``n`` latents, synthesise, score and store them in ``out`` (see the module doc).
+
+    Args:
+        generator: a :class:`~latentatlas.models.base.Generator` (or anything with sample_z,
+            z_to_w, w_to_wp, truncate and synthesize).
+        scorers: one scorer or a list (their score names must be unique).
+        n: number of samples.
+        out: the bank folder.
+        seed: the bank is a function of this seed (and of the generator and truncation).
+        truncation_psi, truncation_cutoff: truncation of w / W+ (cutoff applies to W+ layers);
+            for Z-only generators psi is passed to ``synthesize`` (z is scaled toward 0 there).
+        batch_size: images synthesised and scored at once.
+        chunk_size: samples per committed chunk (the resume granularity).
+        keep_thumbnails: also store uint8 thumbnails of size ``thumbnail_size``.
+        resume: continue an unfinished bank in ``out`` written with the same settings (an
+            existing bank with other settings is refused); False starts over.
+        noise_mode: passed to ``synthesize`` ("const" keeps the bank deterministic).
+        model_name: recorded in bank.json (default: the generator's model folder or class).
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if batch_size < 1 or chunk_size < 1:
+        raise ValueError("batch_size and chunk_size must be >= 1")
+    scorer: BaseScorer = as_scorer(scorers)
+    names = list(scorer.names)
+    files = [f"{safe_name(nm)}_scores.npy" for nm in names]
+    if len(set(files)) != len(files):
+        raise ScoringError(f"score names {names} collide once made file-safe; rename them")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    has_w = _has_w(generator)
+    if not has_w and truncation_cutoff is not None:
+        raise ValueError(f"{type(generator).__name__} has no W+ space; a truncation cutoff "
+                         "needs one")
+    c_dim = int(getattr(generator, "c_dim", 0) or 0)
+    res = int(generator.img_resolution)
+    channels = int(generator.img_channels)
+
+    shapes: dict[str, tuple[int, ...]] = {"z": (n, int(generator.z_dim))}
+    if has_w:
+        shapes["w"] = (n, int(generator.w_dim))
+        shapes["wp"] = (n, int(generator.num_ws), int(generator.w_dim))
+    if c_dim:
+        shapes["c"] = (n, c_dim)
+    if keep_thumbnails:
+        shapes["thumbnails"] = (n, channels, thumbnail_size, thumbnail_size)
+    config = {
+        "format": BANK_FORMAT,
+        "model": model_name or getattr(generator, "model_folder", None) or type(generator).__name__,
+        "generator": _describe_generator(generator),
+        "seed": int(seed), "n": int(n),
+        "truncation_psi": float(truncation_psi), "truncation_cutoff": truncation_cutoff,
+        "chunk_size": int(chunk_size), "z_block": Z_BLOCK, "noise_mode": noise_mode,
+        "names": names, "scorers": scorer.spec(),
+        "arrays": {k: {"file": f"{k}.npy", "shape": list(v)} for k, v in shapes.items()},
+    }
+    fingerprint = _fingerprint(config)
+    progress_path = out / PROGRESS_JSON
+    done_chunks = 0
+    if (out / BANK_JSON).is_file() or progress_path.is_file():
+        prev_path = progress_path if progress_path.is_file() else out / BANK_JSON
+        try:
+            prev = json.loads(prev_path.read_text("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{prev_path}: corrupt ({e}); delete the bank folder") from e
+        if resume:
+            if prev.get("fingerprint") != fingerprint:
+                raise DataError(
+                    f"{out}: holds a bank with other settings (model, seed, n, truncation, "
+                    "chunk size or scorers); use another folder or resume=False to overwrite"
+                )
+            done_chunks = int(prev.get("completed_chunks", 0))
+    num_chunks = -(-n // chunk_size)
+    if done_chunks >= num_chunks and (out / BANK_JSON).is_file() and resume:
+        return Bank.open(out)
+    (out / BANK_JSON).unlink(missing_ok=True)
+
+    # Preallocate (or reopen) every array; only chunks >= done_chunks are (re)written.
+    mode = "r+" if done_chunks > 0 else "w+"
+    arrays: dict[str, np.memmap] = {}
+    for key, shape in shapes.items():
+        dtype = np.uint8 if key == "thumbnails" else np.float32
+        arrays[key] = _memmap(out / f"{key}.npy", mode, dtype, shape)
+    score_arrays = [_memmap(out / f, mode, np.float32, (n, 1)) for f in files]
+    if done_chunks == 0:
+        atomic_write_json(progress_path, {"fingerprint": fingerprint, "completed_chunks": 0})
+
+    device = getattr(generator, "device", torch.device("cpu"))
+    bar = tqdm(total=n, initial=min(done_chunks * chunk_size, n), unit="img", disable=not progress,
+               desc="bank", smoothing=0.1)
+    t0, done_now = time.perf_counter(), 0
+    try:
+        for chunk in range(done_chunks, num_chunks):
+            c_start, c_stop = chunk * chunk_size, min((chunk + 1) * chunk_size, n)
+            z_all, c_all = sample_latents(generator, c_start, c_stop, seed)
+            for b_start in range(c_start, c_stop, batch_size):
+                b_stop = min(b_start + batch_size, c_stop)
+                sl = slice(b_start - c_start, b_stop - c_start)
+                z = z_all[sl].to(device)
+                c = c_all[sl].to(device) if c_all is not None else None
+                with torch.no_grad():
+                    if has_w:
+                        w_raw = generator.z_to_w(z, c) if c is not None else generator.z_to_w(z)
+                        w = generator.truncate(w_raw, truncation_psi, space="w")
+                        wp = generator.truncate(generator.w_to_wp(w_raw), truncation_psi,
+                                                truncation_cutoff, space="wp")
+                        images = generator.synthesize(wp, space="wp", noise_mode=noise_mode)
+                    else:
+                        # Z-only generators truncate inside synthesize (z.npy keeps the input z).
+                        images = generator.synthesize(z, space="z", c=c, noise_mode=noise_mode,
+                                                      truncation_psi=truncation_psi)
+                    if images.shape[1:] != (channels, res, res):
+                        raise ShapeError(
+                            f"generator returned images of shape {list(images.shape)}, expected "
+                            f"[N, {channels}, {res}, {res}]"
+                        )
+                    scores = scorer(images)
+                if not torch.isfinite(scores).all():  # as_scorer validates; belt and braces
+                    raise ScoringError(f"NaN/Inf scores in samples [{b_start}, {b_stop})")
+                arrays["z"][b_start:b_stop] = z.cpu().numpy()
+                if has_w:
+                    arrays["w"][b_start:b_stop] = w.float().cpu().numpy()
+                    arrays["wp"][b_start:b_stop] = wp.float().cpu().numpy()
+                if c is not None:
+                    arrays["c"][b_start:b_stop] = c.float().cpu().numpy()
+                if keep_thumbnails:
+                    arrays["thumbnails"][b_start:b_stop] = to_uint8_thumbnails(
+                        images, thumbnail_size)
+                s = scores.detach().float().cpu().numpy()
+                for j, arr in enumerate(score_arrays):
+                    arr[b_start:b_stop, 0] = s[:, j]
+                done_now += b_stop - b_start
+                bar.update(b_stop - b_start)
+                bar.set_postfix(img_s=f"{done_now / max(time.perf_counter() - t0, 1e-9):.1f}")
+            for arr in (*arrays.values(), *score_arrays):
+                arr.flush()
+            atomic_write_json(progress_path, {"fingerprint": fingerprint,
+                                              "completed_chunks": chunk + 1})
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    for arr in (*arrays.values(), *score_arrays):
+        arr.flush()
+    del arrays, score_arrays
+    meta = {
+        **config,
+        "fingerprint": fingerprint,
+        "completed_chunks": num_chunks,
+        "complete": True,
+        "score_files": dict(zip(names, files, strict=True)),
+        "images_per_second_last_session": done_now / max(elapsed, 1e-9),
+        "environment": environment_info(),
+    }
+    atomic_write_json(out / BANK_JSON, meta)
+    write_run_record(out, command="sample_bank",
+                     config={k: v for k, v in config.items() if k != "arrays"}, seed=seed,
+                     metrics={"n": n, "images_generated_this_session": done_now,
+                              "seconds_this_session": elapsed,
+                              "images_per_second": done_now / max(elapsed, 1e-9)})
+    return Bank.open(out)
+
+
+def _memmap(path: Path, mode: str, dtype: Any, shape: tuple[int, ...]) -> np.memmap:
+    if mode == "r+":
+        try:
+            arr = open_memmap(path, mode="r+")
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path}: cannot reopen for resuming ({e}); resume=False") from e
+        if arr.shape != shape or arr.dtype != np.dtype(dtype):
+            raise DataError(f"{path}: shape {arr.shape} / {arr.dtype}, expected {shape}; "
+                            "resume=False to start over")
+        return arr
+    return open_memmap(path, mode="w+", dtype=dtype, shape=shape)
