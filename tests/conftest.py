@@ -1,4 +1,4 @@
-"""Shared test fixtures. Tests are small and CPU-only; real-data tests skip without ../shared/data."""
+"""Shared test fixtures: small CPU-only tests; real-data tests skip without ../shared/data."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ SHARED_DATA = Path(
     or REPO.parent / "shared" / "data"
 )
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread: the test models are tiny, and OpenMP barriers made 2 threads 5-50x slower per
+# call on a shared 2-core machine (measured by several test authors); results do not depend on it.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data (or $LATENTATLAS_SHARED_DATA); skips the test when absent."""
+    """../shared/data (or $LATENTATLAS_DATA); skips the test when absent."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} not present")
     return SHARED_DATA

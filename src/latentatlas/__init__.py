@@ -1,4 +1,4 @@
-"""latentatlas: find, measure and use the semantics in the latent spaces of generative image models."""
+"""latentatlas: find, measure and use the semantics in generative models' latent spaces."""
 
 __version__ = "0.1.0"
 

@@ -8,5 +8,6 @@ from latentatlas.cli import vae_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import train_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import generate_cmd  # noqa: E402,F401  isort: skip
 from latentatlas.cli import predictors_cmd  # noqa: E402,F401  isort: skip
+from latentatlas.cli import explore_cmd  # noqa: E402,F401  isort: skip
 
 __all__ = ["main"]
