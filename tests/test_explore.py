@@ -243,9 +243,9 @@ def test_clamped_scorer_accepts_overshooting_generator_output():
     from latentatlas.explore import ClampedScorer
     from latentatlas.scoring import ScoringError
 
-    images = torch.linspace(-30, 30, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    images = torch.linspace(-100, 100, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
     with pytest.raises((ScoringError, ShapeError)):
-        _scorer()(images)  # plain scorers refuse values beyond +-10 (a convention error)
+        _scorer()(images)  # plain scorers refuse values beyond +-64 (a convention error)
     scores = ClampedScorer(_scorer())(images)
     torch.testing.assert_close(scores, _scorer()(images.clamp(-1, 1)))
     with pytest.raises((ScoringError, ShapeError)):

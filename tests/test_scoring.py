@@ -226,3 +226,12 @@ def test_combined_and_registry():
     assert isinstance(build_scorer("morpho"), MorphometryScorer)
     with pytest.raises(ScoringError, match="unknown scorer 'nope'"):
         build_scorer("nope")
+
+
+def test_generator_overshoot_is_clamped_not_refused():
+    # Random-init StyleGAN2 images reach ~10; they are clamped to [-1, 1] and scored.
+    images = torch.full((2, 3, 4, 4), 12.0)
+    images[1] = -12.0
+    scores = PixelStatsScorer(3)(images)
+    exact = PixelStatsScorer(3)(images.clamp(-1, 1))
+    assert torch.equal(scores, exact)

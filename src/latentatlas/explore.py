@@ -305,7 +305,7 @@ def resolve_scorer(
 class ClampedScorer:
     """Wraps a scorer so generator outputs are clamped to [-1, 1] before scoring.
 
-    Scorers refuse values beyond +-10 as a data-convention error ([0, 255] images), but an
+    Scorers refuse values beyond +-64 as a data-convention error ([0, 255] images), but an
     untrained or diverged generator legitimately produces such values; explore scores what the
     generator would display. NaN / Inf still raise (in the wrapped scorer).
     """

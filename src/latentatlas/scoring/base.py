@@ -20,7 +20,9 @@ from latentatlas.models.predictors import check_images
 from latentatlas.utils.errors import LatentAtlasError, ShapeError
 
 #: Inputs within +-CLAMP_LIMIT are clamped to [-1, 1] by scorers; beyond it they are refused.
-CLAMP_LIMIT = 10.0
+#: Untrained or early StyleGAN2 generators overshoot [-1, 1] by an order of magnitude (10.7 was
+#: seen at random init), while data in the [0, 255] convention almost always exceeds 64.
+CLAMP_LIMIT = 64.0
 
 
 class ScoringError(LatentAtlasError, ValueError):
