@@ -305,3 +305,35 @@ def test_dsprites_orientation_modulo_symmetry():
     # Ellipse: the 180-degree twin of class 0 lies half a step between classes 19 and 20.
     assert 19 * step < 180 < 20 * step
     assert acc(np.array([19, 20, 18]), np.array([0, 0, 0]), np.array([1, 1, 1])) == 2 / 3
+
+
+def test_dsprites_folded_orientation_identifies_symmetric_twins():
+    from latentatlas.training.predictors import (
+        dsprites_folded_orientation,
+        folded_angle_error_degrees,
+    )
+
+    angles = np.linspace(0, 360, 40)
+    k = np.arange(40)
+    for shape, period in ((0, 90.0), (1, 180.0), (2, 360.0)):
+        folded = dsprites_folded_orientation(k, np.full(40, shape))
+        np.testing.assert_allclose(np.hypot(folded[:, 0], folded[:, 1]), 1.0, atol=1e-12)
+        # Closed form: the angle times 360 / period, as a point on the circle.
+        phase = np.radians(angles * 360 / period)
+        np.testing.assert_allclose(folded, np.stack([np.cos(phase), np.sin(phase)], 1),
+                                   atol=1e-12)
+    # 0 and 2 pi coincide for every shape; a square turned by ~90 degrees (class 10 = 92.3)
+    # lands next to class 0, a heart's does not.
+    sq = dsprites_folded_orientation(np.array([0, 39, 10]), np.zeros(3))
+    np.testing.assert_allclose(sq[0], sq[1], atol=1e-12)
+    err_sq = folded_angle_error_degrees(sq[2:3], sq[0:1], np.array([0]))
+    np.testing.assert_allclose(err_sq, [angles[10] - 90.0], atol=1e-9)  # 2.3 degrees
+    heart = dsprites_folded_orientation(np.array([0, 10]), np.full(2, 2))
+    np.testing.assert_allclose(folded_angle_error_degrees(heart[1:], heart[:1], np.array([2])),
+                               [angles[10]], atol=1e-9)
+    # The error is measured in real degrees: an ellipse off by 30 degrees of folded phase is
+    # 15 degrees off.
+    phase = np.radians(30.0)
+    pred = np.array([[np.cos(phase), np.sin(phase)]])
+    np.testing.assert_allclose(
+        folded_angle_error_degrees(pred, np.array([[1.0, 0.0]]), np.array([1])), [15.0])

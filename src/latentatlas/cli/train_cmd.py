@@ -320,9 +320,14 @@ def _command_line_quality() -> str:
               default=None, help="JSON written by `latentatlas quality --out`.")
 @click.option("--zoo-dir", type=click.Path(file_okay=False), default=None,
               help="Zoo folder (default: the package's latentatlas/zoo).")
-def ship_gan_command(run_dir, name, quality_json, zoo_dir) -> None:
+@click.option("--notes", "notes_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="A Markdown file appended to the model card as its Notes section.")
+def ship_gan_command(run_dir, name, quality_json, zoo_dir, notes_file) -> None:
     """Copy a run's G_ema into the zoo with its sample grid and a MODEL_CARD.md."""
+    from pathlib import Path
+
     from latentatlas.training.gan_card import ship_gan
 
-    dest = ship_gan(run_dir, name, quality_json, zoo_dir)
+    notes = Path(notes_file).read_text("utf-8") if notes_file else None
+    dest = ship_gan(run_dir, name, quality_json, zoo_dir, notes=notes)
     click.echo(f"shipped {name} -> {dest}")

@@ -56,9 +56,10 @@ def _aims(preset: str | None, quality: dict[str, Any] | None) -> list[str]:
 
 
 def model_card(
-    run: dict[str, Any], name: str, quality: dict[str, Any] | None, size_mb: float
+    run: dict[str, Any], name: str, quality: dict[str, Any] | None, size_mb: float,
+    notes: str | None = None,
 ) -> str:
-    """MODEL_CARD.md text for a finished GAN run."""
+    """MODEL_CARD.md text for a finished GAN run (``notes``: Markdown appended as "Notes")."""
     m, cfg, env = run.get("metrics", {}), run.get("config", {}), run.get("environment", {})
     gen, data, train = cfg.get("generator", {}), cfg.get("data", {}), cfg.get("train", {})
     preset = cfg.get("preset")
@@ -123,13 +124,18 @@ def model_card(
                       f"{cov['counts']}."]
     lines += ["", "## Against the aims of issue 5", ""]
     lines += [f"- {line}" for line in _aims(preset, quality)]
+    if notes and notes.strip():
+        lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
 
 
 def ship_gan(run_dir: str | os.PathLike, name: str,
              quality_json: str | os.PathLike | None = None,
-             zoo_dir: str | os.PathLike | None = None) -> Path:
-    """Copy a finished run's G_ema into the zoo as ``name`` with samples and a model card."""
+             zoo_dir: str | os.PathLike | None = None,
+             notes: str | None = None) -> Path:
+    """Copy a finished run's G_ema into the zoo as ``name`` with samples and a model card.
+
+    ``notes`` (Markdown) is appended to the card, e.g. how a run was split over sessions."""
     from latentatlas.io.registry import ZOO_DIR
 
     run_dir = Path(run_dir)
@@ -150,6 +156,6 @@ def ship_gan(run_dir: str | os.PathLike, name: str,
     samples = run_dir / "samples" / "final.png"
     if samples.is_file():
         atomic_write_bytes(dest / "samples.png", samples.read_bytes())
-    card = model_card(run, name, quality, size_mb)
+    card = model_card(run, name, quality, size_mb, notes)
     atomic_write_bytes(dest / "MODEL_CARD.md", card.encode("utf-8"))
     return dest
