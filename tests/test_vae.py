@@ -404,3 +404,18 @@ def test_shipped_vaes_load_and_beat_random_init_on_mig(name):
     assert (scores["model"]["mig"]["discrete_mig"]
             > scores["random_init_encoder"]["mig"]["discrete_mig"])
     assert (folder / "MODEL_CARD.md").is_file() and (folder / "traversal.png").is_file()
+
+
+def test_shipped_betavae_is_disentangled_on_fresh_data():
+    """The shipped beta-VAE's card reports MIG 0.253 (10k points); re-measured on 3k fresh
+    points it stays well above a random encoder's ~0.002."""
+    import latentatlas
+    from latentatlas import metrics
+    from latentatlas.data.dsprites import DSpritesLike
+
+    if "betavae_dsprites" not in latentatlas.io.available_models():
+        pytest.skip("betavae_dsprites not shipped in this checkout")
+    model = latentatlas.load("betavae_dsprites")
+    mig = metrics.mig(DSpritesLike(), model.representation, np.random.default_rng(7),
+                      num_train=3000)["discrete_mig"]
+    assert mig >= 0.18
