@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job on the shipped default.
+# The main job on the shipped default (celeba64 + predictor_celeba64): runs/explore/report.html.
 explore: $(STAMP)
-	$(VENV)/bin/latentatlas tour --out runs/tour
+	$(VENV)/bin/latentatlas explore --out runs/explore
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -66,16 +66,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="celeba64")
     parser.add_argument("--out", default="runs/explore_acceptance")
+    parser.add_argument("--n", type=int, default=None,
+                        help="bank size (default: explore's 4000); SVM sides stay ~500 samples, "
+                             "so a larger bank gives more extreme, InterFaceGAN-like sides")
     parser.add_argument("--n-edit", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="smoke run (tiny sizes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = explore(args.model, args.out, focus=list(FOCUS), quick=args.quick,
+    result = explore(args.model, args.out, n=args.n, focus=list(FOCUS), quick=args.quick,
                      n_edit=None if args.quick else args.n_edit, conditions={"Smiling": "Male"})
     metrics = json.loads((Path(args.out) / "metrics.json").read_text("utf-8"))
     record = {
-        "model": args.model, "out": args.out, "n_edit": args.n_edit,
+        "model": args.model, "out": args.out, "n": metrics["config"].get("n"),
+        "chosen_ratio": metrics["config"].get("chosen_ratio"), "n_edit": args.n_edit,
         "checks": checks(metrics),
         "summary": {a: metrics["summary"].get(a) for a in metrics["attributes"]},
         "conditional": metrics.get("conditional"),
@@ -83,7 +87,8 @@ def main() -> None:
         "environment": environment_info(),
     }
     name = Path(args.model).name if Path(args.model).exists() else args.model
-    path = RESULTS / f"explore_{name}{'_quick' if args.quick else ''}.json"
+    suffix = ("_quick" if args.quick else "") + (f"_n{args.n}" if args.n else "")
+    path = RESULTS / f"explore_{name}{suffix}.json"
     atomic_write_json(path, record)
     for key, c in record["checks"].items():
         if key == "layer_analysis":

@@ -21,6 +21,7 @@ from latentatlas.explore import (
     resolve_scorer,
 )
 from latentatlas.io.persistence import save_model
+from latentatlas.io.registry import available_models
 from latentatlas.models import StyleGAN2Generator
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.report.figures import bar_chart, heatmap
@@ -172,8 +173,12 @@ def test_resume_skips_finished_stages(run, tiny_model):
     assert changed.metrics["edits"]["n"] == 16
 
 
-def test_default_model_not_shipped_is_a_clear_error(tmp_path):
-    with pytest.raises(CheckpointError, match="not shipped yet"):
+def test_default_model_not_shipped_is_a_clear_error(tmp_path, monkeypatch):
+    import latentatlas.io.registry as registry
+
+    monkeypatch.setattr(registry, "available_models", lambda: {})
+    monkeypatch.chdir(tmp_path)  # no folder named celeba64 here either
+    with pytest.raises(CheckpointError, match="missing from this installation's model zoo"):
         explore("celeba64", tmp_path / "x", predictor=_scorer(), quick=True, progress=False)
     assert not (tmp_path / "x").exists()
 
@@ -270,5 +275,11 @@ def test_cli_quick_run_with_a_predictor_folder(tiny_model, tmp_path):
     assert "report:" in res.output and (tmp_path / "o" / "report.html").is_file()
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["attributes"] == ["A", "B"] and metrics["auc_source"] is None
-    res = runner.invoke(main, ["explore", "--out", str(tmp_path / "d"), "--no-progress"])
-    assert res.exit_code != 0 and "not shipped yet" in res.output
+    # The defaults: the shipped celeba64 with the shipped CelebA predictor (quick sizes here).
+    if "celeba64" in available_models():
+        res = runner.invoke(main, ["explore", "--out", str(tmp_path / "d"), "--quick",
+                                   "--no-progress"])
+        assert res.exit_code == 0, res.output
+        metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
+        assert metrics["config"]["model"] == "celeba64"
+        assert {"Smiling", "Male"} <= set(metrics["attributes"])

@@ -157,7 +157,7 @@ def auto_chosen_ratio(n: int) -> float:
 # --------------------------------------------------------------------------- model / predictor
 def resolve_generator(model: Any) -> Any:
     """A Generator from an instance, a shipped name or a model folder (clear error for the
-    default ``celeba64`` until the zoo ships it)."""
+    default ``celeba64`` when the zoo lacks it)."""
     from latentatlas.io.registry import available_models, load
     from latentatlas.models.base import Generator
 
@@ -169,8 +169,8 @@ def resolve_generator(model: Any) -> Any:
     if str(model) == DEFAULT_MODEL and not Path(model).is_dir() \
             and DEFAULT_MODEL not in available_models():
         raise CheckpointError(
-            f"model {DEFAULT_MODEL!r} (the default of `latentatlas explore`) is not shipped yet: "
-            "the model zoo is trained in a later release. Pass a generator folder instead, e.g. "
+            f"model {DEFAULT_MODEL!r} (the default of `latentatlas explore`) is missing from "
+            "this installation's model zoo. Pass a generator folder instead, e.g. "
             "`latentatlas explore --model runs/my_gan/model` (train one with `latentatlas train "
             "gan --preset celeba64`)."
         )
@@ -462,7 +462,7 @@ def explore(
     """Run the main job (see the module docstring) and write everything into ``out``.
 
     Args:
-        model: a Generator, a shipped model name (default ``celeba64``, not shipped yet) or a
+        model: a Generator, a shipped model name (default ``celeba64``) or a
             model folder.
         out: output folder (created); re-running with the same settings skips finished stages.
         predictor: shipped predictor name / folder, an AttributePredictor, or a scorer whose
