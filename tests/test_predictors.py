@@ -216,6 +216,20 @@ def _shipped(name: str):
     return latentatlas.load(name)
 
 
+def _shipped_on_fresh_renders(name: str, data, n: int, seed: int):
+    """(model, factors, per-head outputs) of shipped predictor ``name`` on ``n`` fresh renders."""
+    model = _shipped(name)
+    factors, obs = data.sample(n, np.random.default_rng(seed))
+    x = torch.from_numpy(np.ascontiguousarray(obs.transpose(0, 3, 1, 2))) * 2 - 1
+    with torch.no_grad():
+        out = model(x)
+    return model, factors, out
+
+
+def _factor_accuracy(out, factors, k: int, name: str) -> float:
+    return float((out[name].argmax(1).numpy() == factors[:, k]).mean())
+
+
 def test_shipped_mnist_predictor_on_official_test_set(shared_data):
     from latentatlas.data import load_mnist
     from latentatlas.scoring import PredictorScorer
@@ -281,15 +295,11 @@ def test_prepare_ground_truth_makes_one_head_per_factor():
 def test_shipped_shapes3d_predictor_on_fresh_renders():
     from latentatlas.data import Shapes3DLike
 
-    model = _shipped("predictor_shapes3d")
     data = Shapes3DLike()
-    factors, obs = data.sample(200, np.random.default_rng(12345))
-    x = torch.from_numpy(np.ascontiguousarray(obs.transpose(0, 3, 1, 2))) * 2 - 1
-    with torch.no_grad():
-        out = model(x)
+    model, factors, out = _shipped_on_fresh_renders("predictor_shapes3d", data, 200, 12345)
     assert model.head_names == list(data.factor_names)
     for k, name in enumerate(data.factor_names):
-        accuracy = float((out[name].argmax(1).numpy() == factors[:, k]).mean())
+        accuracy = _factor_accuracy(out, factors, k, name)
         assert accuracy >= 0.97, (name, accuracy)  # model card: 1.0000 on 10,000 renders
 
 
@@ -349,16 +359,12 @@ def test_shipped_dsprites_predictor_on_fresh_renders():
         folded_angle_error_degrees,
     )
 
-    model = _shipped("predictor_dsprites")
     data = DSpritesLike()
-    factors, obs = data.sample(300, np.random.default_rng(4321))
-    x = torch.from_numpy(np.ascontiguousarray(obs.transpose(0, 3, 1, 2))) * 2 - 1
-    with torch.no_grad():
-        out = model(x)
+    model, factors, out = _shipped_on_fresh_renders("predictor_dsprites", data, 300, 4321)
     assert model.head_names == list(data.factor_names) + list(DSPRITES_FOLDED_HEADS)
     for k, name in enumerate(data.factor_names):
         if name != "orientation":  # model card: >= 0.998 on 10,000 renders
-            assert float((out[name].argmax(1).numpy() == factors[:, k]).mean()) >= 0.97, name
+            assert _factor_accuracy(out, factors, k, name) >= 0.97, name
     pred = out["orientation"].argmax(1).numpy()
     # Model card: 0.991 modulo symmetry; folded-angle error 1.9 degrees on average.
     assert dsprites_orientation_accuracy_modulo_symmetry(pred, factors[:, 2], factors[:, 0]) >= 0.95
