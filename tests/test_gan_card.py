@@ -63,3 +63,30 @@ def test_ship_gan_refuses_unfinished_run(tmp_path):
     (run / "run.json").unlink()
     with pytest.raises(DataError, match="run.json: missing"):
         ship_gan(run, "faces", zoo_dir=tmp_path / "zoo")
+
+
+def test_dsprites_card_judges_orientation_modulo_symmetry(tmp_path):
+    run = _fake_run(tmp_path, preset="dsprites")
+    q = json.loads(_quality(tmp_path, 10.0).read_text())
+
+    def cov(counts):
+        k = len(counts)
+        return {"counts": counts, "mean_max_probability": 0.9, "min_ratio": min(counts) * k
+                / sum(counts), "max_ratio": max(counts) * k / sum(counts)}
+
+    q["class_coverage"] = {"shape": cov([30, 40, 30]), "orientation": cov([1, 30, 9])}
+    q["folded_orientation_coverage"] = {
+        "square": {**cov([10, 12, 9, 11]), "bins": 4, "bin_width_degrees": 22.5},
+        "heart": {**cov([10, 0, 20]), "bins": 3, "bin_width_degrees": 120.0}}
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(q))
+    card = (ship_gan(run, "sprites", path, zoo_dir=tmp_path / "zoo") / "MODEL_CARD.md").read_text()
+    aims = card.split("## Against the aims of issue 5")[1]
+    assert "- shape: every value found, frequencies within 2x of uniform: min 0.90x, max 1.20x " \
+           "of uniform (met)" in aims
+    assert "- orientation (40-way head, for reference only" in aims
+    assert "orientation modulo the square's symmetry (4 bins of 22.5 deg): every value found, " \
+           "frequencies within 2x of uniform: min 0.86x, max 1.14x of uniform (met)" in aims
+    assert "orientation modulo the heart's symmetry (3 bins of 120.0 deg)" in aims
+    assert aims.count("(NOT met)") == 1  # the heart's empty bin; the 40-way head is not judged
+    assert "Predicted orientation of the samples predicted `heart`" in card

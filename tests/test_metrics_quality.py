@@ -142,3 +142,31 @@ def test_quality_cli_with_the_shipped_mnist_predictor(tmp_path):
     assert q["frechet_floor"] >= 0 and q["frechet"] > 0
     assert sum(q["class_coverage"]["digit"]["counts"]) == 20
     assert (tmp_path / "q" / "quality.run.json").is_file()
+
+
+def test_folded_angle_coverage_counts_symmetric_twins_in_one_bin():
+    from latentatlas.metrics.quality import folded_angle_coverage
+
+    quarter = np.pi / 2
+    # Group 0 (period 90 deg, 4 bins of 22.5 deg): 0.1 rad and its 90/180-degree twins land in
+    # bin 0; 0.5 rad (28.6 deg) in bin 1; 1.2 rad (68.8 deg) and its 270-degree twin in bin 3.
+    angles = [0.1, 0.1 + quarter, 0.1 + 2 * quarter, 0.5, 1.2, 1.2 + 3 * quarter,
+              # group 1 (period 360 deg, 16 bins): 1.0 -> bin 2; 4.0 and -2.0 (= 4.28) -> bin 10
+              1.0, 4.0, -2.0]
+    groups = [0, 0, 0, 0, 0, 0, 1, 1, 1]
+    cov = folded_angle_coverage(angles, groups, [quarter, 2 * np.pi], bin_width=np.pi / 8,
+                                group_names=["square", "heart"])
+    assert cov["square"]["bins"] == 4 and cov["heart"]["bins"] == 16
+    assert cov["square"]["counts"] == [3, 1, 0, 2]
+    assert cov["square"]["min_ratio"] == 0.0
+    assert cov["square"]["max_ratio"] == pytest.approx(3 / 6 * 4)
+    heart = np.array(cov["heart"]["counts"])
+    assert heart.sum() == 3 and heart[2] == 1 and heart[10] == 2
+    # Evenly spread angles are uniform; bad input is named.
+    even = folded_angle_coverage(np.arange(64) * np.pi / 32 + 0.01, np.zeros(64, int),
+                                 [quarter], bin_width=np.pi / 8)["0"]
+    assert even["counts"] == [16, 16, 16, 16] and even["min_ratio"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        folded_angle_coverage([np.nan], [0], [quarter], bin_width=0.1)
+    with pytest.raises(ValueError, match="groups"):
+        folded_angle_coverage([0.0], [2], [quarter], bin_width=0.1)

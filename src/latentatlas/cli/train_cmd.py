@@ -258,8 +258,14 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
     import torch
 
     import latentatlas
-    from latentatlas.metrics.quality import class_coverage, sample_quality
+    from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
+    from latentatlas.metrics.quality import (
+        class_coverage,
+        folded_orientation_coverage,
+        sample_quality,
+    )
     from latentatlas.training.data import ArraySource, resolve_training_data
+    from latentatlas.training.predictors import DSPRITES_FOLDED_HEADS
     from latentatlas.utils.atomic import atomic_write_json
     from latentatlas.utils.runinfo import write_run_record
 
@@ -292,6 +298,12 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
                    "truncation_psi": truncation_psi, "seed": seed})
     if any(h.get("kind") == "multiclass" for h in getattr(P, "heads", [])):
         result["class_coverage"] = class_coverage(P, fakes)
+    head_names = {h.get("name") for h in getattr(P, "heads", [])}
+    if {"shape", *DSPRITES_FOLDED_HEADS} <= head_names:
+        # dSprites: orientation is identifiable only modulo the shape's symmetry; judge its
+        # coverage on bins of the folded angle one grid step (360/39 degrees) wide.
+        result["folded_orientation_coverage"] = folded_orientation_coverage(
+            P, fakes, SYMMETRY_PERIODS, bin_width=2 * np.pi / 39, group_names=SHAPE_NAMES)
     click.echo(json.dumps(result, indent=2))
     if out:
         atomic_write_json(out, result)

@@ -59,6 +59,9 @@ from latentatlas.utils.errors import DataError, ShapeError
 from latentatlas.utils.rng import check_rng
 
 SHAPE_NAMES = ("square", "ellipse", "heart")
+#: The shapes' rotational symmetry periods (square, ellipse, heart), in radians: orientations that
+#: differ by a multiple of the period render the same sprite.
+SYMMETRY_PERIODS = (np.pi / 2, np.pi, 2 * np.pi)
 FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
 VARIANTS = ("binary", "color", "noisy", "scream")

@@ -239,6 +239,30 @@ def generator_quality(
 
 
 @torch.no_grad()
+def _predict_heads(predictor: Any, images: Any, names: list[str],
+                   batch_size: int) -> dict[str, torch.Tensor]:
+    """``predictor.predict`` over ``images`` in batches, eval mode, for the heads ``names``."""
+    x = _as_image_tensor(images)
+    device = next((p.device for p in predictor.parameters()), torch.device("cpu"))
+    was_training = predictor.training
+    predictor.eval()
+    out: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    try:
+        for i in range(0, x.shape[0], batch_size):
+            pred = predictor.predict(x[i:i + batch_size].to(device))
+            for name in names:
+                out[name].append(pred[name].float().cpu())
+    finally:
+        predictor.train(was_training)
+    return {name: torch.cat(chunks) for name, chunks in out.items()}
+
+
+def _ratios(counts: np.ndarray) -> tuple[float, float]:
+    """Rarest / commonest frequency divided by the uniform frequency 1 / len(counts)."""
+    freq = counts / max(int(counts.sum()), 1)
+    return float(freq.min() * len(counts)), float(freq.max() * len(counts))
+
+
 def class_coverage(predictor: Any, images: Any, batch_size: int = 256) -> dict[str, Any]:
     """For every multiclass head of an attribute predictor: how confidently and how evenly the
     generated ``images`` are classified.
@@ -251,29 +275,86 @@ def class_coverage(predictor: Any, images: Any, batch_size: int = 256) -> dict[s
     heads = [h for h in getattr(predictor, "heads", []) if h.get("kind") == "multiclass"]
     if not heads:
         raise ValueError("class_coverage needs a predictor with multiclass heads")
-    x = _as_image_tensor(images)
-    device = next((p.device for p in predictor.parameters()), torch.device("cpu"))
-    was_training = predictor.training
-    predictor.eval()
-    probs: dict[str, list[torch.Tensor]] = {h["name"]: [] for h in heads}
-    try:
-        for i in range(0, x.shape[0], batch_size):
-            out = predictor.predict(x[i:i + batch_size].to(device))
-            for h in heads:
-                probs[h["name"]].append(out[h["name"]].float().cpu())
-    finally:
-        predictor.train(was_training)
+    probs = _predict_heads(predictor, images, [h["name"] for h in heads], batch_size)
     result: dict[str, Any] = {}
     for h in heads:
-        p = torch.cat(probs[h["name"]])
+        p = probs[h["name"]]
         k = int(h["num_classes"])
         counts = torch.bincount(p.argmax(dim=1), minlength=k).numpy()
-        freq = counts / max(int(counts.sum()), 1)
+        lo, hi = _ratios(counts)
         result[h["name"]] = {
             "mean_max_probability": float(p.max(dim=1).values.mean()),
             "counts": counts.tolist(),
             "classes": list(h.get("classes") or [str(i) for i in range(k)]),
-            "min_ratio": float(freq.min() * k),
-            "max_ratio": float(freq.max() * k),
+            "min_ratio": lo,
+            "max_ratio": hi,
         }
     return result
+
+
+def folded_angle_coverage(
+    angles: Any, groups: Any, periods: Any, bin_width: float,
+    group_names: Any = None,
+) -> dict[str, Any]:
+    """How evenly angles cover the circle of their group's symmetry, group by group.
+
+    ``angles`` [N] (radians, any range) are taken modulo their group's period ``periods[g]``
+    (e.g. a square's orientation modulo 90 degrees: the identifiable part of a rotation), and
+    each group's fundamental interval [0, period) is cut into ``max(1, round(period /
+    bin_width))`` equal bins. Per group: ``counts``, ``bins``, ``bin_width_degrees`` and
+    ``min_ratio`` / ``max_ratio`` (rarest / commonest bin frequency over the uniform frequency
+    within the group; a group with no angles gets ratios 0 and inf)."""
+    a = np.asarray(angles, dtype=np.float64).reshape(-1)
+    g = np.asarray(groups).reshape(-1).astype(np.int64)
+    periods = np.asarray(periods, dtype=np.float64).reshape(-1)
+    if a.shape != g.shape:
+        raise ShapeError(f"angles {a.shape} and groups {g.shape} must have the same length")
+    if not np.isfinite(a).all():
+        raise ValueError("angles contain NaN or inf")
+    if g.size and (g.min() < 0 or g.max() >= len(periods)):
+        raise ValueError(f"groups must lie in [0, {len(periods)}), got {g.min()}..{g.max()}")
+    if not bin_width > 0 or (periods <= 0).any():
+        raise ValueError("bin_width and periods must be positive")
+    names = list(group_names) if group_names is not None else [str(i) for i in
+                                                                range(len(periods))]
+    result: dict[str, Any] = {}
+    for gi, period in enumerate(periods):
+        bins = max(1, int(round(period / bin_width)))
+        folded = np.mod(a[g == gi], period)
+        idx = np.minimum((folded / period * bins).astype(np.int64), bins - 1)
+        counts = np.bincount(idx, minlength=bins)
+        lo, hi = _ratios(counts) if counts.sum() else (0.0, float("inf"))
+        result[names[gi]] = {"counts": counts.tolist(), "bins": bins,
+                             "bin_width_degrees": float(np.degrees(period / bins)),
+                             "min_ratio": lo, "max_ratio": hi}
+    return result
+
+
+def folded_orientation_coverage(
+    predictor: Any, images: Any, periods: Any, bin_width: float,
+    shape_head: str = "shape", cos_head: str = "orientation_folded_cos",
+    sin_head: str = "orientation_folded_sin", group_names: Any = None, batch_size: int = 256,
+) -> dict[str, Any]:
+    """Orientation coverage of ``images`` judged modulo each shape's rotational symmetry.
+
+    For predictors with a multiclass ``shape_head`` and two regression heads giving the
+    orientation folded onto the unit circle, (cos, sin)(2 pi theta / period(shape)) (the
+    dSprites predictor): the shape is the argmax class, the identifiable orientation is
+    atan2(sin, cos) * period / (2 pi), and its coverage is :func:`folded_angle_coverage` per
+    predicted shape. A 40-way orientation head cannot be used for this: it cannot tell a
+    square's orientation from its 90-degree twin, so even perfect samples do not spread evenly
+    over its classes."""
+    heads = {h["name"]: h for h in getattr(predictor, "heads", [])}
+    missing = [n for n in (shape_head, cos_head, sin_head) if n not in heads]
+    if missing:
+        raise ValueError(f"folded_orientation_coverage: the predictor has no head(s) {missing}")
+    out = _predict_heads(predictor, images, [shape_head, cos_head, sin_head], batch_size)
+    shapes = out[shape_head].argmax(dim=1).numpy()
+    periods = np.asarray(periods, dtype=np.float64)
+    if len(periods) != int(heads[shape_head]["num_classes"]):
+        raise ValueError(f"{len(periods)} periods for a {heads[shape_head]['num_classes']}-class "
+                         f"{shape_head!r} head")
+    phase = np.mod(np.arctan2(out[sin_head].numpy(), out[cos_head].numpy()), 2 * np.pi)
+    angles = phase * periods[shapes] / (2 * np.pi)
+    return folded_angle_coverage(angles, shapes, periods, bin_width,
+                                 group_names=group_names or heads[shape_head].get("classes"))

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from latentatlas.data.dsprites import SYMMETRY_PERIODS
 from latentatlas.io.persistence import save_model
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.checkpoint import load_checkpoint, save_checkpoint
@@ -582,7 +583,7 @@ def prepare_ground_truth(
 
 
 #: dSprites shapes' rotational symmetry periods (square, ellipse, heart), in radians.
-DSPRITES_SYMMETRY_PERIODS = (np.pi / 2, np.pi, 2 * np.pi)
+DSPRITES_SYMMETRY_PERIODS = SYMMETRY_PERIODS
 
 
 def dsprites_orientation_accuracy_modulo_symmetry(
