@@ -245,10 +245,13 @@ def _crop_to(images, size: int):
 @click.option("--kid-subset-size", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data-root", default=None, help="Folder / file of the real data set.")
+@click.option("--inception-weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Also standard FID: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (or "
+                   "the same tensors as .safetensors); slow on a CPU.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the result as JSON here (and run.json beside it).")
 def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi, kid_subsets,
-                    kid_subset_size, seed, data_root, out) -> None:
+                    kid_subset_size, seed, data_root, inception_weights, out) -> None:
     """Frechet distance and KID of a generator vs real data in a predictor's embedding, next to
     the real-vs-real floor; plus class confidence / coverage for multiclass predictor heads."""
     import json
@@ -298,6 +301,14 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
                    "truncation_psi": truncation_psi, "seed": seed})
     if any(h.get("kind") == "multiclass" for h in getattr(P, "heads", [])):
         result["class_coverage"] = class_coverage(P, fakes)
+    if inception_weights:
+        from latentatlas.metrics.inception import load_fid_inception
+
+        inception = load_fid_inception(inception_weights)
+        result["inception"] = sample_quality(
+            real_t, fakes, inception, rng=np.random.default_rng(seed), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, batch_size=64, progress=True)
+        result["inception"]["weights"] = str(inception_weights)
     head_names = {h.get("name") for h in getattr(P, "heads", [])}
     if {"shape", *DSPRITES_FOLDED_HEADS} <= head_names:
         # dSprites: orientation is identifiable only modulo the shape's symmetry; judge its
@@ -310,7 +321,8 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
         write_run_record(Path(out).parent, command=_command_line_quality(), config={
             "model": str(model_path), "data": data, "predictor": str(predictor),
             "n_real": len(real), "n_fake": n_fake, "truncation_psi": truncation_psi,
-            "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size},
+            "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
+            "inception_weights": inception_weights},
             seed=seed, metrics=result, filename=f"{Path(out).stem}.run.json")
 
 

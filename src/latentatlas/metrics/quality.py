@@ -13,8 +13,8 @@
   use equally many real samples. The Frechet distance is biased upwards for small samples: compare
   only numbers computed with the same sample sizes.
 
-Standard Inception FID is not computed here: it needs the Inception-v3 weights, which this package
-neither ships nor downloads.
+Standard Inception FID: pass :func:`latentatlas.metrics.inception.load_fid_inception` (user-supplied
+weights; the package neither ships nor downloads them) as the embedder.
 """
 
 from __future__ import annotations
@@ -139,10 +139,12 @@ def _as_image_tensor(images: Any) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed_images(embedder: Any, images: Any, batch_size: int = 256) -> np.ndarray:
+def embed_images(embedder: Any, images: Any, batch_size: int = 256,
+                 progress: str | None = None) -> np.ndarray:
     """Embeddings [N, D] of images (generator convention or NHWC arrays) in batches.
 
     ``embedder``: an object with ``embed(images)`` (a shipped predictor, a scorer) or a callable.
+    ``progress``: a progress-bar label (None: no bar).
     """
     fn = embedder.embed if hasattr(embedder, "embed") else embedder
     if not callable(fn):
@@ -154,8 +156,12 @@ def embed_images(embedder: Any, images: Any, batch_size: int = 256) -> np.ndarra
     if was_training:
         embedder.eval()
     try:
-        out = [fn(x[i:i + batch_size].to(device)).float().cpu() for i in
-               range(0, x.shape[0], batch_size)]
+        starts = range(0, x.shape[0], batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=progress, unit="batch")
+        out = [fn(x[i:i + batch_size].to(device)).float().cpu() for i in starts]
     finally:
         if was_training:
             embedder.train()
@@ -170,6 +176,7 @@ def sample_quality(
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
     batch_size: int = 256,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Frechet distance and KID of fakes vs reals in ``embedder``'s space, with the real floor.
 
@@ -179,8 +186,8 @@ def sample_quality(
     half the reals for a like-for-like comparison (more are cut to that number).
     """
     rng = check_rng(rng)
-    real_emb = embed_images(embedder, real_images, batch_size)
-    fake_emb = embed_images(embedder, fake_images, batch_size)
+    real_emb = embed_images(embedder, real_images, batch_size, "embed reals" if progress else None)
+    fake_emb = embed_images(embedder, fake_images, batch_size, "embed fakes" if progress else None)
     if real_emb.shape[0] < 4:
         raise ShapeError(f"need at least 4 real images for the real-vs-real floor, got "
                          f"{real_emb.shape[0]}")
