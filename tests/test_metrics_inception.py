@@ -95,36 +95,12 @@ def test_a_pickle_with_code_is_refused_without_running_it(tmp_path, monkeypatch)
 
 
 def test_quality_cli_reports_inception_fid_with_its_floor(net, tmp_path):
-    import json
+    from _quality_cli import run_quality_cli
 
-    import numpy as np
-    from click.testing import CliRunner
-    from PIL import Image
-
-    import latentatlas
-    from latentatlas.cli import main
-    from latentatlas.io import save_model
-    from latentatlas.models import ZGenerator
-
-    if "predictor_mnist" not in latentatlas.io.available_models():
-        pytest.skip("predictor_mnist is not shipped")
     torch.save(net.state_dict(), tmp_path / "inception.pth")
-    torch.manual_seed(0)
-    save_model(ZGenerator(z_dim=4, img_resolution=32, img_channels=1, channel_base=64,
-                          channel_max=8), tmp_path / "g")
-    (tmp_path / "real").mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(16):
-        Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(
-            tmp_path / "real" / f"{i}.png")
-    out = tmp_path / "q" / "quality.json"
-    result = CliRunner().invoke(main, [
-        "quality", "--model", str(tmp_path / "g"), "--data", str(tmp_path / "real"),
-        "--predictor", "predictor_mnist", "--n-real", "16", "--kid-subsets", "2",
-        "--kid-subset-size", "4", "--inception-weights", str(tmp_path / "inception.pth"),
-        "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    q = json.loads(out.read_text())["inception"]
+    q = run_quality_cli(tmp_path, 16, ["--kid-subsets", "2", "--kid-subset-size", "4",
+                                       "--inception-weights", str(tmp_path / "inception.pth")])
+    q = q["inception"]
     assert q["embedding_dim"] == 2048 and q["n_real_half"] == 8 and q["n_fake"] == 8
     # Noise images vs an untrained generator's output: far apart, further than noise vs noise.
     assert q["frechet"] > q["frechet_floor"] >= 0

@@ -111,33 +111,9 @@ def test_class_coverage_counts_confidence_and_uniformity():
 
 
 def test_quality_cli_with_the_shipped_mnist_predictor(tmp_path):
-    import json
+    from _quality_cli import run_quality_cli
 
-    from click.testing import CliRunner
-    from PIL import Image
-
-    import latentatlas
-    from latentatlas.cli import main
-    from latentatlas.io import save_model
-    from latentatlas.models import ZGenerator
-
-    if "predictor_mnist" not in latentatlas.io.available_models():
-        pytest.skip("predictor_mnist is not shipped")
-    torch.manual_seed(0)
-    save_model(ZGenerator(z_dim=4, img_resolution=32, img_channels=1, channel_base=64,
-                          channel_max=8), tmp_path / "g")
-    (tmp_path / "real").mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(40):
-        Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(
-            tmp_path / "real" / f"{i}.png")
-    out = tmp_path / "q" / "quality.json"
-    result = CliRunner().invoke(main, ["quality", "--model", str(tmp_path / "g"), "--data",
-                                       str(tmp_path / "real"), "--predictor", "predictor_mnist",
-                                       "--n-real", "40", "--kid-subsets", "3",
-                                       "--kid-subset-size", "10", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    q = json.loads(out.read_text())
+    q = run_quality_cli(tmp_path, 40, ["--kid-subsets", "3", "--kid-subset-size", "10"])
     assert q["n_real_half"] == 20 and q["n_fake"] == 20 and q["embedding_dim"] == 128
     assert q["frechet_floor"] >= 0 and q["frechet"] > 0
     assert sum(q["class_coverage"]["digit"]["counts"]) == 20
