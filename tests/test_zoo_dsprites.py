@@ -6,12 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import latentatlas
-from latentatlas.io.registry import available_models
+from _shipped_gan import requires_shipped, shipped_samples
 
-pytestmark = pytest.mark.skipif(
-    not {"dsprites", "predictor_dsprites"} <= set(available_models()),
-    reason="dsprites or predictor_dsprites not shipped")
+pytestmark = requires_shipped("dsprites", "predictor_dsprites")
 
 
 @pytest.mark.slow
@@ -19,10 +16,7 @@ def test_samples_cover_shapes_scales_and_folded_orientations():
     from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
     from latentatlas.metrics.quality import class_coverage, folded_orientation_coverage
 
-    g = latentatlas.load("dsprites").eval()
-    predictor = latentatlas.load("predictor_dsprites").eval()
-    with torch.no_grad():
-        images = g.synthesize(g.sample(1500, space="z", rng=11), space="z").clamp(-1, 1)
+    images, predictor = shipped_samples("dsprites", "predictor_dsprites", 1500, seed=11)
     assert images.shape == (1500, 1, 64, 64) and torch.isfinite(images).all()
     # Background black, a sprite of a few percent of the pixels: the dSprites look.
     lit = (images > 0).float().mean(dim=(1, 2, 3))

@@ -5,23 +5,16 @@ scale, shape, orientation and wall hue not yet within 2x)."""
 import pytest
 import torch
 
-import latentatlas
-from latentatlas.io.registry import available_models
+from _shipped_gan import requires_shipped, shipped_samples
 
-pytestmark = pytest.mark.skipif(
-    not {"shapes3d", "predictor_shapes3d"} <= set(available_models()),
-    reason="shapes3d or predictor_shapes3d not shipped")
+pytestmark = requires_shipped("shapes3d", "predictor_shapes3d")
 
 
 @pytest.mark.slow
 def test_samples_are_scenes_whose_hues_the_predictor_reads_confidently():
     from latentatlas.metrics.quality import class_coverage
 
-    g = latentatlas.load("shapes3d").eval()
-    predictor = latentatlas.load("predictor_shapes3d").eval()
-    with torch.no_grad():
-        w = g.sample(800, space="wp", rng=5)
-        images = g.synthesize(w, space="wp", noise_mode="const").float().clamp(-1, 1)
+    images, predictor = shipped_samples("shapes3d", "predictor_shapes3d", 800, seed=5)
     assert images.shape == (800, 3, 64, 64) and torch.isfinite(images).all()
     cov = class_coverage(predictor, images)
     assert set(cov) == {"floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"}
