@@ -143,6 +143,19 @@ def test_augment_shift_moves_content():
     assert abs(r - 4) <= 2 and abs(c - 4) <= 2 and out.sum() == 1.0
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_auto_follows_the_hardware_and_is_recorded(tmp_path, monkeypatch, native):
+    from latentatlas.utils import hardware
+
+    monkeypatch.setattr(hardware, "_native_bf16", lambda name: native)
+    model = tiny()
+    train_predictor(model, separable_data(32, 0), separable_data(16, 1), tmp_path,
+                    PredictorTrainConfig(steps=2, batch_size=8, eval_every=2, log_every=1),
+                    progress=False)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["config"]["bf16"] is native
+
+
 def test_trainer_fits_separable_data(tmp_path):
     train, val, test = separable_data(384, 0), separable_data(128, 1), separable_data(128, 2)
     cfg = PredictorTrainConfig(steps=160, batch_size=32, lr=3e-3, eval_every=40, patience=0,

@@ -333,6 +333,10 @@ def test_cli_trains_from_a_folder_and_rejects_an_empty_one(tmp_path):
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["command"].startswith("latentatlas train gan --arch zgen")
     assert run["config"]["data"]["size"] == 24 and run["config"]["data"]["channels"] == 1
+    # No --bf16 / --no-bf16: bf16 exactly where the CPU computes it natively.
+    from latentatlas.utils.hardware import native_bf16_supported
+
+    assert run["config"]["bf16"] is native_bf16_supported("cpu")
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
     assert run["metrics"]["train_seconds_total"] > 0
     quality = {"predictor": "p", "n_fake": 10, "n_real_half": 10, "truncation_psi": 1.0,

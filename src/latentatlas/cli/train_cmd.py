@@ -133,6 +133,7 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
 
     from latentatlas.training.data import resolve_training_data
     from latentatlas.training.gan import GANTrainConfig, GANTrainer, init_distributed
+    from latentatlas.utils.hardware import resolve_bf16
 
     rank, world, dev = init_distributed(device)
     if threads:
@@ -148,7 +149,9 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
     seed = int(tcfg.get("seed", 0))
     source = resolve_training_data(settings["data"], settings["resolution"], seed=seed,
                                    max_images=max_images, root=data_root)
-    bf16 = bool(tcfg.get("bf16", False))
+    # "auto" (the presets' value, and the default): bf16 only where the device computes it natively.
+    bf16 = resolve_bf16(tcfg.get("bf16", "auto"), dev)
+    tcfg["bf16"] = bf16
     G, D = build_gan(settings["arch"], settings["resolution"], source.channels,
                      settings["generator"], settings["discriminator"], bf16, seed)
     if settings["arch"] == "stylegan2":
@@ -187,7 +190,8 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
 @click.option("--batch", type=int, default=None, help="Global batch (default 32).")
 @click.option("--accum", "accum_steps", type=int, default=None, help="Gradient accumulation.")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --out.")
-@click.option("--bf16/--no-bf16", default=None, help="bf16 compute (AMX CPUs / CUDA).")
+@click.option("--bf16/--no-bf16", default=None,
+              help="bf16 compute (default: where native: AMX / AVX512-BF16 CPUs, Ampere+ GPUs).")
 @click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), default=None,
               help="Differentiable augmentation (ada: adaptive p).")
 @click.option("--augment-p", type=float, default=None, help="Fixed / initial augment p.")

@@ -23,8 +23,6 @@ Finite-difference methods (Hessian penalty, OroJaR with small steps) should use
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -50,32 +48,12 @@ from latentatlas.models.layers import (
     upsample2d_1331,
 )
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.hardware import native_bf16_supported
 from latentatlas.utils.rng import torch_generator
 
 IMPLS = ("fast", "reference")
 DTYPES = ("auto", "float32", "bfloat16")
 NOISE_MODES = ("const", "random", "none")
-
-
-def native_bf16_supported(device: torch.device | str = "cpu") -> bool:
-    """Whether ``device`` computes bf16 natively (CPU: AMX or AVX512-BF16; CUDA: Ampere+)."""
-    return _native_bf16(str(torch.device(device)))
-
-
-@functools.cache
-def _native_bf16(device_name: str) -> bool:
-    device = torch.device(device_name)
-    if device.type == "cuda":
-        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    if device.type != "cpu":
-        return False
-    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        fn = getattr(torch.cpu, probe, None)
-        if fn is not None:
-            with contextlib.suppress(Exception):
-                if fn():
-                    return True
-    return False
 
 
 def resolve_dtype(dtype: str, device: torch.device | str = "cpu") -> torch.dtype:

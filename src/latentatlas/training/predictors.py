@@ -48,6 +48,7 @@ from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.checkpoint import load_checkpoint, save_checkpoint
 from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
 from latentatlas.utils.errors import CheckpointError, DataError, ShapeError
+from latentatlas.utils.hardware import resolve_bf16
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -70,7 +71,8 @@ class PredictorTrainConfig:
     patience: int = 6  # evaluations without a lower validation loss before stopping (0: never)
     log_every: int = 50
     seed: int = 0
-    bf16: bool = True  # bfloat16 autocast + channels_last for training
+    # bfloat16 autocast + channels_last for training; "auto": only where bf16 is native (AMX).
+    bf16: bool | str = "auto"
     eval_batch_size: int = 256
     # Optional wall-clock budget for the training steps (seconds). The cosine schedule then
     # follows whichever of steps / time runs out first, and training stops when it is spent.
@@ -323,6 +325,8 @@ def train_predictor(
     ``train_seconds`` and ``images_per_second``.
     """
     config = config or PredictorTrainConfig()
+    device = next(model.parameters()).device
+    config = dataclasses.replace(config, bf16=resolve_bf16(config.bf16, device))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_x, train_y = check_arrays(*train, model, "train")
