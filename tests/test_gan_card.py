@@ -55,6 +55,17 @@ def test_ship_gan_copies_weights_and_writes_measured_card(tmp_path, ratio, verdi
     assert card.rstrip().endswith("## Notes\n\nTrained in two sittings.")
 
 
+def test_ship_gan_ships_auto_compute_dtype_and_keeps_the_training_one(tmp_path):
+    run = _fake_run(tmp_path)
+    old = {"class": "StyleGAN2Generator", "kwargs": {"z_dim": 4, "dtype": "bfloat16"},
+           "metadata": {"steps": 7000}}
+    (run / "model" / "config.json").write_text(json.dumps(old))
+    shipped = json.loads((ship_gan(run, "faces", zoo_dir=tmp_path / "zoo") / "config.json")
+                         .read_text())
+    assert shipped["kwargs"] == {"z_dim": 4, "dtype": "auto"}
+    assert shipped["metadata"] == {"steps": 7000, "training_dtype": "bfloat16"}
+
+
 def test_ship_gan_refuses_unfinished_run(tmp_path):
     run = _fake_run(tmp_path)
     (run / "model" / "model.safetensors").unlink()

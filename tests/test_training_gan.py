@@ -203,6 +203,10 @@ def test_real_stylegan2_trains_with_r1_pl_mixing_and_tracks_w_avg(tmp_path):
     w_avg = trainer.G_ema.w_avg
     assert torch.isfinite(w_avg).all() and w_avg.abs().sum() > 0  # tracked and copied to G_ema
     assert [s for s, _ in list_checkpoints(trainer.ckpt_dir)] == [2]
+    # The saved model computes in bf16 only where native, whatever the training dtype was.
+    saved = json.loads((result.model_dir / "config.json").read_text())
+    assert saved["kwargs"]["dtype"] == "auto" and G.init_kwargs["dtype"] == "float32"
+    assert saved["metadata"]["training_dtype"] == "float32"
     # The rank-consistency hash covers every tensor, 0-dim ones included.
     from latentatlas.training.gan import state_digest
 

@@ -85,9 +85,15 @@ class ConfigModule(nn.Module):
 
 
 def save_model(
-    model: nn.Module, folder: str | os.PathLike, metadata: dict[str, Any] | None = None
+    model: nn.Module,
+    folder: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+    kwargs_update: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically."""
+    """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically.
+
+    ``kwargs_update`` replaces constructor kwargs in the saved config only (e.g. a compute
+    ``dtype`` chosen for training that should not follow the weights to other machines)."""
     from safetensors.torch import save_file
 
     name = type(model).__name__
@@ -107,7 +113,7 @@ def save_model(
         "class": name,
         "format_version": FORMAT_VERSION,
         "latentatlas_version": latentatlas.__version__,
-        "kwargs": model.init_kwargs,
+        "kwargs": {**model.init_kwargs, **(kwargs_update or {})},
         "metadata": metadata or {},
     }
     atomic_write_json(folder / CONFIG_NAME, config)

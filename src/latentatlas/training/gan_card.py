@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from latentatlas.utils.atomic import atomic_write_bytes
+from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
 from latentatlas.utils.errors import DataError
 
 MAX_ZOO_MB = 30.0
@@ -170,8 +170,15 @@ def ship_gan(run_dir: str | os.PathLike, name: str,
     if size_mb > MAX_ZOO_MB:
         warnings.warn(f"{name}: weights are {size_mb:.1f} MB (> {MAX_ZOO_MB} MB zoo budget)",
                       stacklevel=2)
-    for f in ("config.json", "model.safetensors"):
-        atomic_write_bytes(dest / f, (model / f).read_bytes())
+    atomic_write_bytes(dest / "model.safetensors", (model / "model.safetensors").read_bytes())
+    config = _read_json(model / "config.json", "written when a run finishes")
+    kwargs = config.get("kwargs", {})
+    if kwargs.get("dtype") not in (None, "auto"):
+        # Runs of older versions saved the training compute dtype (bf16 on AMX CPUs); shipped
+        # weights are fp32 and should compute in bf16 only where it is native.
+        config.setdefault("metadata", {})["training_dtype"] = kwargs["dtype"]
+        kwargs["dtype"] = "auto"
+    atomic_write_json(dest / "config.json", config)
     samples = run_dir / "samples" / "final.png"
     if samples.is_file():
         atomic_write_bytes(dest / "samples.png", samples.read_bytes())
