@@ -18,7 +18,8 @@ def _fake_run(tmp_path, preset="celeba64"):
     record = {
         "command": "latentatlas train gan --preset celeba64 --out runs/zoo_celeba64",
         "config": {"preset": preset, "arch": "stylegan2", "bf16": True, "world_size": 1,
-                   "generator": {"class": "StyleGAN2Generator", "kwargs": {"z_dim": 256}},
+                   "generator": {"class": "StyleGAN2Generator",
+                                 "kwargs": {"z_dim": 256, "dtype": "bfloat16"}},
                    "data": {"name": "celeba", "size": 10000, "resolution": 64, "channels": 3},
                    "train": {"batch": 32, "r1_gamma": 0.05, "seed": 0}},
         "metrics": {"steps": 7000, "kimg": 224.0, "train_seconds_total": 7200.0,
@@ -64,6 +65,8 @@ def test_ship_gan_ships_auto_compute_dtype_and_keeps_the_training_one(tmp_path):
                          .read_text())
     assert shipped["kwargs"] == {"z_dim": 4, "dtype": "auto"}
     assert shipped["metadata"] == {"steps": 7000, "training_dtype": "bfloat16"}
+    card = (tmp_path / "zoo" / "faces" / "MODEL_CARD.md").read_text()
+    assert "dtype='auto'" in card and "bfloat16" not in card
 
 
 def test_ship_gan_refuses_unfinished_run(tmp_path):

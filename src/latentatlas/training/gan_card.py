@@ -78,7 +78,10 @@ def model_card(
     gen, data, train = cfg.get("generator", {}), cfg.get("data", {}), cfg.get("train", {})
     preset = cfg.get("preset")
     hours = m.get("train_seconds_total", float("nan")) / 3600
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in (gen.get("kwargs") or {}).items())
+    gen_kwargs = dict(gen.get("kwargs") or {})
+    if "dtype" in gen_kwargs:  # as shipped (see ship_gan): bf16 only where it is native
+        gen_kwargs["dtype"] = "auto"
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in gen_kwargs.items())
     lines = [
         f"# {name}: {cfg.get('arch', gen.get('class'))} GAN on {data.get('name')}",
         "",
