@@ -366,6 +366,43 @@ def test_cli_trains_from_a_folder_and_rejects_an_empty_one(tmp_path):
     assert "contains no images" in str(result.exception)
 
 
+def test_export_gan_saves_any_checkpoints_g_ema_as_a_model(tmp_path):
+    from click.testing import CliRunner
+
+    from latentatlas.cli import main
+    from latentatlas.io import load_model
+    from latentatlas.training.export import export_generator
+
+    folder = _image_folder(tmp_path / "imgs")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "train", "gan", "--arch", "zgen", "--resolution", "16", "--steps", "4", "--batch", "4",
+        "--channel-base", "64", "--channel-max", "8", "--z-dim", "4", "--threads", "1",
+        "--checkpoint-every", "2", "--data", str(folder), "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    # Default: the newest checkpoint, whose G_ema is exactly the finished run's model/.
+    newest = load_model(export_generator(run, tmp_path / "e4"))
+    final = load_model(run / "model")
+    for (k, a), b in zip(newest.state_dict().items(), final.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    result = CliRunner().invoke(main, ["train", "export-gan", "--run", str(run), "--step", "2",
+                                       "--out", str(tmp_path / "e2")])
+    assert result.exit_code == 0, result.output
+    early = load_model(tmp_path / "e2")
+    saved = load_checkpoint(run / "checkpoints" / "ckpt-00000002.safetensors")["G_ema"]
+    for k, v in early.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    assert any(not torch.equal(a, b) for a, b in zip(early.state_dict().values(),
+                                                     newest.state_dict().values(), strict=True))
+    config = json.loads((tmp_path / "e2" / "config.json").read_text())
+    assert config["metadata"]["steps"] == 2 and config["metadata"]["kimg"] == 0.008
+    with pytest.raises(CheckpointError, match=r"no checkpoint at step 3; have steps \[2, 4\]"):
+        export_generator(run, tmp_path / "e3", step=3)
+    (run / "training_config.json").unlink()
+    with pytest.raises(DataError, match="training_config.json: missing"):
+        export_generator(run, tmp_path / "e5")
+
+
 def test_presets_fix_architecture_and_explicit_options_win():
     from latentatlas.cli.train_cmd import _resolve_settings
     from latentatlas.training.gan_presets import GAN_PRESETS

@@ -340,6 +340,19 @@ def _command_line_quality() -> str:
     return " ".join(parts)
 
 
+@_train_group().command("export-gan")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, exists=True), required=True,
+              help="A `train gan` run folder (finished or not).")
+@click.option("--step", type=int, default=None, help="Checkpoint step (default: the newest).")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Model folder to write (config.json + model.safetensors).")
+def export_gan_command(run_dir, step, out) -> None:
+    """Save a checkpoint's G_ema as a model folder (for `latentatlas quality`, `load`, ...)."""
+    from latentatlas.training.export import export_generator
+
+    click.echo(f"exported {export_generator(run_dir, out, step)}")
+
+
 @_train_group().command("ship-gan")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False, exists=True), required=True,
               help="A finished `train gan` run folder.")
