@@ -257,6 +257,26 @@ def test_resume_after_a_kill_is_bit_identical(tmp_path, gen_cls):
     assert steps == list(range(1, 8))  # the lost step-5 line was dropped, then re-logged
 
 
+def test_resume_applies_this_runs_learning_rates_not_the_saved_ones(tmp_path):
+    # Optimizer.load_state_dict restores the saved lr; a resume with a lower --g-lr/--d-lr
+    # (the advice after a divergence, or a final low-lr phase) must really use the new values.
+    data = blob_images(16)
+    torch.manual_seed(0)
+    GANTrainer(_TinyStyleG(), TinyD(), data, _cfg(total_steps=2), tmp_path / "run").train()
+    torch.manual_seed(0)
+    slow = GANTrainer(_TinyStyleG(), TinyD(), data,
+                      _cfg(total_steps=4, g_lr=1e-4, d_lr=2e-4, betas=(0.5, 0.9)),
+                      tmp_path / "run")
+    assert slow.resume() == 2
+    assert {g["lr"] for g in slow.opt_G.param_groups} == {1e-4}
+    assert {g["lr"] for g in slow.opt_D.param_groups} == {2e-4}
+    assert {g["betas"] for g in slow.opt_D.param_groups} == {(0.5, 0.9)}
+    # The Adam moments themselves were restored, not reset.
+    saved = load_checkpoint(list_checkpoints(tmp_path / "run" / "checkpoints")[-1][1])
+    first = next(iter(saved["opt_G"]["state"].values()))["exp_avg_sq"]
+    assert torch.equal(next(iter(slow.opt_G.state.values()))["exp_avg_sq"], first)
+
+
 def test_nan_from_a_regulariser_stops_with_the_last_good_checkpoint(tmp_path):
     torch.manual_seed(0)
     trainer = GANTrainer(_TinyStyleG(), TinyD(), blob_images(64), _cfg(total_steps=10),

@@ -608,6 +608,11 @@ class GANTrainer:
             self.opt_D.load_state_dict(state["opt_D"])
         except (KeyError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"{where}: does not fit these networks ({e})") from e
+        # Optimizer.load_state_dict also restores the saved hyper-parameters; this run's config
+        # wins, so that resuming with e.g. a lower --g-lr / --d-lr really changes them.
+        for opt, lr in ((self.opt_G, self.config.g_lr), (self.opt_D, self.config.d_lr)):
+            for group in opt.param_groups:
+                group.update(lr=lr, betas=tuple(self.config.betas), eps=self.config.adam_eps)
         self.augmenter.load_state_dict(state["augment"])
         self.pl_mean = state["pl_mean"].to(self.device).float()
         rng = state.get("rng", {})
