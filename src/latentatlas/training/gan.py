@@ -798,6 +798,10 @@ class GANTrainer:
         model_dir = None
         if self.step >= self.total_steps:
             model_dir = self._finish(stats, time.perf_counter() - t_start, start)
+        if self.world > 1:
+            # The other ranks wait for rank 0's files: a rank that exits while its peers still
+            # use the gloo group can abort its process at teardown ("terminate called ...").
+            dist.barrier()
         found = list_checkpoints(self.ckpt_dir)
         return TrainResult(self.step, self.out_dir, model_dir,
                            found[-1][1] if found else last_ckpt, dict(stats))
