@@ -227,7 +227,7 @@ def _states_equal(a: dict, b: dict) -> list[str]:
 def test_resume_after_a_kill_is_bit_identical(tmp_path, gen_cls):
     data = blob_images(40)  # 40 images, batch 8: the run crosses an epoch boundary
     cfg = _cfg(total_steps=7, pl_weight=2.0, pl_interval=2, augment="ada", ada_interval=2,
-               accum_steps=2, style_mixing_prob=0.5)
+               accum_steps=2, style_mixing_prob=0.5, mirror=True)
 
     def make(hook):
         torch.manual_seed(1)
@@ -255,6 +255,21 @@ def test_resume_after_a_kill_is_bit_identical(tmp_path, gen_cls):
     steps = [json.loads(x)["step"] for x in (resumed.out_dir / "metrics.jsonl").read_text()
              .splitlines()]
     assert steps == list(range(1, 8))  # the lost step-5 line was dropped, then re-logged
+
+
+def test_mirror_flips_about_half_of_the_reals_left_right_reproducibly(tmp_path):
+    data = blob_images(64, seed=2)
+    plain = GANTrainer(_TinyStyleG(), TinyD(), data, _cfg(batch=64), tmp_path / "a")
+    mirrored = GANTrainer(_TinyStyleG(), TinyD(), data, _cfg(batch=64, mirror=True),
+                          tmp_path / "b")
+    a, b = plain._real_batch(5, 0), mirrored._real_batch(5, 0)
+    same = (a == b).flatten(1).all(1)
+    flipped = (a.flip(3) == b).flatten(1).all(1)
+    symmetric = (a.flip(3) == a).flatten(1).all(1)
+    assert bool((same | flipped).all())  # each image is itself or its exact left-right mirror
+    n_flipped = int((flipped & ~symmetric).sum())
+    assert 16 <= n_flipped <= 48  # Binomial(64, 1/2) within 4 sigma
+    assert torch.equal(mirrored._real_batch(5, 0), b)  # a function of (seed, step, micro-batch)
 
 
 def test_resume_applies_this_runs_learning_rates_not_the_saved_ones(tmp_path):

@@ -62,7 +62,7 @@ def _resolve_settings(preset: str | None, cli: dict[str, Any]) -> dict[str, Any]
         settings["discriminator"]["channel_base"] = cli["d_channel_base"]
     train_keys = ("kimg", "total_steps", "batch", "accum_steps", "g_lr", "d_lr", "r1_gamma",
                   "pl_weight", "style_mixing_prob", "ema_kimg", "augment", "augment_p", "bf16",
-                  "seed", "checkpoint_every", "sample_every", "log_every")
+                  "seed", "checkpoint_every", "sample_every", "log_every", "mirror")
     for key in train_keys:
         if cli.get(key) is not None:
             settings["train"][key] = cli[key]
@@ -195,6 +195,9 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
 @click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), default=None,
               help="Differentiable augmentation (ada: adaptive p).")
 @click.option("--augment-p", type=float, default=None, help="Fixed / initial augment p.")
+@click.option("--mirror/--no-mirror", default=None,
+              help="Flip each real image left-right with probability 1/2 (doubles small data "
+                   "sets of symmetric subjects, e.g. aligned faces).")
 @click.option("--z-dim", type=int, default=None)
 @click.option("--w-dim", type=int, default=None)
 @click.option("--mapping-layers", type=int, default=None)
@@ -351,6 +354,31 @@ def export_gan_command(run_dir, step, out) -> None:
     from latentatlas.training.export import export_generator
 
     click.echo(f"exported {export_generator(run_dir, out, step)}")
+
+
+@_train_group().command("widen-gan")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, exists=True), required=True,
+              help="A `train gan` run folder with a checkpoint.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="New run folder (must be new or empty).")
+@click.option("--channel-base", type=int, default=None, help="The wider generator's channel base.")
+@click.option("--channel-max", type=int, default=None, help="The wider generator's channel max.")
+@click.option("--step", type=int, default=None, help="Checkpoint step (default: the newest).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Initialisation of the new channels.")
+def widen_gan_command(run_dir, out, channel_base, channel_max, step, seed) -> None:
+    """Continue a run with a wider generator: copy a checkpoint into a new run folder with G,
+    G_ema and G's Adam state widened so that the generator draws the same images (new channels
+    start with zero outgoing weights); D and everything else unchanged. Then resume it with
+    `latentatlas train gan ... --out OUT --resume --channel-base NEW --d-channel-base OLD`."""
+    from latentatlas.training.widen import widen_run
+
+    kwargs = {k: v for k, v in (("channel_base", channel_base), ("channel_max", channel_max))
+              if v is not None}
+    if not kwargs:
+        raise click.UsageError("give --channel-base and/or --channel-max")
+    path = widen_run(run_dir, out, kwargs, step=step, seed=seed)
+    click.echo(f"wrote {path}; the generator draws the same images as before (checked)")
 
 
 @_train_group().command("ship-gan")

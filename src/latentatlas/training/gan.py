@@ -62,7 +62,7 @@ from latentatlas.utils.errors import CheckpointError, DataError, LatentAtlasErro
 from latentatlas.utils.runinfo import write_run_record
 
 # Phase ids mixed into the per-step seeds (any distinct constants).
-_PHASE_D, _PHASE_G, _PHASE_NOISE = 1, 2, 3
+_PHASE_D, _PHASE_G, _PHASE_NOISE, _PHASE_MIRROR = 1, 2, 3, 4
 
 
 class TrainingDivergedError(LatentAtlasError):
@@ -100,9 +100,13 @@ class GANTrainConfig:
     ``ema_kimg`` (None: batch * 10 / 32), ``ema_rampup`` (None: off); ``w_avg_beta``.
     ``noise_mode`` of the generator's noise inputs while training. Augmentation: ``augment``
     (none | diffaug | ada), ``augment_p``, ``augment_ops``, ``ada_target``, ``ada_interval``,
-    ``ada_kimg`` (see :mod:`latentatlas.training.augment`). Speed: ``bf16`` (torch.autocast
-    around G and D), ``channels_last``. Outputs: ``checkpoint_every``, ``keep_checkpoints``,
-    ``sample_every`` (grid of ``n_samples``), ``log_every``, ``tensorboard``, ``progress``.
+    ``ada_kimg`` (see :mod:`latentatlas.training.augment`). ``mirror``: flip each real image
+    left-right with probability 1/2 (StyleGAN2-ADA's ``--mirror``: doubles a small data set of
+    left-right symmetric subjects such as aligned faces; unlike augmentation it is not undone, so
+    G learns both orientations; do not use it where handedness is a factor). Speed: ``bf16``
+    (torch.autocast around G and D), ``channels_last``. Outputs: ``checkpoint_every``,
+    ``keep_checkpoints``, ``sample_every`` (grid of ``n_samples``), ``log_every``,
+    ``tensorboard``, ``progress``.
     ``seed`` fixes every random draw together with the step.
     """
 
@@ -131,6 +135,7 @@ class GANTrainConfig:
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: float = 500.0
+    mirror: bool = False
     bf16: bool = False
     channels_last: bool = False
     seed: int = 0
@@ -344,6 +349,14 @@ class GANTrainer:
     def _real_batch(self, step: int, micro: int) -> torch.Tensor:
         start = self.rank * self.rank_batch + micro * self.micro_batch
         arr = self.source.batch(step, start, start + self.micro_batch, self.config.batch)
+        if self.config.mirror:
+            # Own generator per (step, rank, micro-batch): the flips are part of the exact-resume
+            # contract and do not shift the D / G phases' random streams.
+            g = torch.Generator()
+            g.manual_seed(_step_seed(self.config.seed, step, self.rank, _PHASE_MIRROR, micro))
+            flip = torch.rand(len(arr), generator=g).numpy() < 0.5
+            arr = arr.copy()
+            arr[flip] = arr[flip, :, ::-1]
         return _to_image_tensor(arr, self.device, self.config.channels_last)
 
     def _sample_z(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
