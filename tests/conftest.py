@@ -34,13 +34,11 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Tiny networks run faster with one torch thread (no OpenMP hand-offs on a busy 2-core
-    machine); the previous count is restored afterwards. Use with
-    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
-    import torch
-
+    """Every test runs with one torch thread, also after a CLI test set ``--threads``: tiny
+    networks run faster without OpenMP hand-offs on a busy 2-core machine; the count in force
+    before the test is restored afterwards."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

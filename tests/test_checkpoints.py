@@ -35,15 +35,6 @@ from latentatlas.models import StyleGAN2Generator
 from latentatlas.utils.errors import CheckpointError
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one intra-op thread avoids OpenMP spin contention on a loaded 2-core box."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def make_generator(conv_clamp: float | None = None, c_dim: int = 0, res: int = 16):
     torch.manual_seed(0)
     g = StyleGAN2Generator(

@@ -42,16 +42,6 @@ def _scorer() -> CallableScorer:
                           description="brightness_and_redness")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, thread synchronisation makes a tiny model's
-    2-thread forward passes up to ~100x slower than single-threaded ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     torch.manual_seed(0)

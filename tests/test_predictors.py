@@ -19,16 +19,6 @@ from latentatlas.training.predictors import (
 )
 from latentatlas.utils.errors import CheckpointError, DataError, ShapeError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train much faster on one thread on a shared, loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 HEADS = [
     {"name": "bright", "kind": "binary"},
     {"name": "quadrant", "kind": "multiclass", "num_classes": 4, "classes": ["a", "b", "c", "d"]},

@@ -22,15 +22,6 @@ from latentatlas.models.layers import (
 from latentatlas.utils.errors import ShapeError
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one intra-op thread avoids OpenMP spin contention on a loaded 2-core box."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny_generator(res: int = 16, c_dim: int = 0, **kw) -> StyleGAN2Generator:
     """A tiny generator with non-zero noise strengths and biases, so every term matters."""
     torch.manual_seed(0)

@@ -30,15 +30,6 @@ TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # These networks are tiny: one thread avoids OpenMP hand-offs, which dominate (6-50x) on a
-    # busy shared 2-core machine. Restored afterwards for other test modules.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def _cfg(**kw) -> GANTrainConfig:
     base = dict(total_steps=6, batch=8, r1_interval=2, checkpoint_every=2, sample_every=1000,

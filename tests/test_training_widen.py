@@ -24,7 +24,6 @@ from latentatlas.utils.errors import DataError, LatentAtlasError
 # 16 px: base 128 -> channels 32/16/8 at 4/8/16 px; base 256 -> 32/32/16 (4 px capped at 32).
 KW = dict(z_dim=8, w_dim=8, mapping_layers=1, img_resolution=16, img_channels=1, channel_max=32,
           dtype="float32")
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _trained_like(seed: int = 0) -> StyleGAN2Generator:

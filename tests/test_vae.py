@@ -45,14 +45,6 @@ class TinySquares(GroundTruthData):
         return out
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread avoids OpenMP barrier stalls on a loaded 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _tiny_vae(seed: int = 0, **kw) -> VAE:
     torch.manual_seed(seed)

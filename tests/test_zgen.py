@@ -11,15 +11,6 @@ from latentatlas.models import ZDiscriminator, ZGenerator
 from latentatlas.utils.errors import ShapeError
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny models: one intra-op thread avoids OpenMP spin contention on a loaded 2-core box."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny(**kw) -> ZGenerator:
     torch.manual_seed(0)
     args = dict(z_dim=6, img_resolution=16, img_channels=1, channel_base=128, channel_max=16)
