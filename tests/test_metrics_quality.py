@@ -113,7 +113,9 @@ def test_class_coverage_counts_confidence_and_uniformity():
 def test_quality_cli_with_the_shipped_mnist_predictor(tmp_path):
     from _quality_cli import run_quality_cli
 
-    q = run_quality_cli(tmp_path, 40, ["--kid-subsets", "3", "--kid-subset-size", "10"])
+    q = run_quality_cli(tmp_path, 40, ["--kid-subsets", "3", "--kid-subset-size", "10",
+                                       "--threads", "2"])
+    assert torch.get_num_threads() == 2  # --threads applied (conftest restores one thread)
     assert q["n_real_half"] == 20 and q["n_fake"] == 20 and q["embedding_dim"] == 128
     assert q["frechet_floor"] >= 0 and q["frechet"] > 0
     assert sum(q["class_coverage"]["digit"]["counts"]) == 20

@@ -257,8 +257,10 @@ def _crop_to(images, size: int):
                    "the same tensors as .safetensors); slow on a CPU.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the result as JSON here (and run.json beside it).")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="torch CPU threads (default: torch's own choice).")
 def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi, kid_subsets,
-                    kid_subset_size, seed, data_root, inception_weights, out) -> None:
+                    kid_subset_size, seed, data_root, inception_weights, out, threads) -> None:
     """Frechet distance and KID of a generator vs real data in a predictor's embedding, next to
     the real-vs-real floor; plus class confidence / coverage for multiclass predictor heads."""
     import json
@@ -279,6 +281,8 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
     from latentatlas.utils.atomic import atomic_write_json
     from latentatlas.utils.runinfo import write_run_record
 
+    if threads:
+        torch.set_num_threads(threads)
     G = latentatlas.load(model_path).eval()
     P = latentatlas.load(predictor).eval()
     source = resolve_training_data(data, int(G.img_resolution), seed=seed, root=data_root)
