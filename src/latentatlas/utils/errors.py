@@ -16,3 +16,7 @@ class ShapeError(LatentAtlasError, ValueError):
 
 class CheckpointError(LatentAtlasError, ValueError):
     """A model / checkpoint file is corrupt, of an unknown format, or refused as unsafe."""
+
+
+class OptionError(LatentAtlasError, ValueError):
+    """The options of a job are incomplete or inconsistent (the CLI reports a usage error)."""

@@ -33,14 +33,17 @@ from latentatlas.metrics.disentanglement.predictors import (
     sap_from_codes,
 )
 from latentatlas.metrics.disentanglement.suite import (
+    CARD_SIZES,
     FAST_SETTINGS,
     HEADLINE,
     METRICS,
     compute_suite,
+    evaluate_vae,
     headline_scores,
 )
 
 __all__ = [
+    "CARD_SIZES",
     "FAST_SETTINGS",
     "HEADLINE",
     "METRICS",
@@ -52,6 +55,7 @@ __all__ = [
     "dci_from_codes",
     "discrete_entropy",
     "discrete_mutual_info",
+    "evaluate_vae",
     "factor_vae",
     "gaussian_total_correlation",
     "gaussian_wasserstein_correlation",

@@ -1,0 +1,1 @@
+"""Analyses of trained models that combine lower layers (metrics, training data, predictors)."""

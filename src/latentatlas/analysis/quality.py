@@ -1,0 +1,107 @@
+"""Sample quality of a generator vs real data: what ``latentatlas quality`` measures.
+
+:func:`evaluate_quality` draws a seeded random subset of the real images and as many generated
+images, embeds both with a predictor (and optionally FID's Inception) and reports Frechet distance
+and KID next to the real-vs-real floor (:func:`~latentatlas.metrics.quality.sample_quality`), plus
+class coverage for multiclass predictor heads and, for dSprites predictors, the coverage of the
+folded orientation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def crop_to(images, size: int):
+    """Centre-crop NCHW images by a small even margin (undoes the 28 -> 32 MNIST padding)."""
+    margin = images.shape[-1] - size
+    if margin <= 0 or margin % 2 or margin > 8:
+        return images
+    m = margin // 2
+    return images[..., m:m + size, m:m + size]
+
+
+def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.PathLike, *,
+                     n_real: int = 10000, n_fake: int | None = None, truncation_psi: float = 1.0,
+                     kid_subsets: int = 100, kid_subset_size: int = 1000, seed: int = 0,
+                     data_root: str | None = None,
+                     inception_weights: str | os.PathLike | None = None,
+                     out: str | os.PathLike | None = None,
+                     command: str | None = None) -> dict[str, Any]:
+    """Frechet distance and KID of generator ``model`` (zoo name or folder) vs real ``data`` in the
+    embedding of ``predictor``, next to the real-vs-real floor.
+
+    ``n_real`` real images are split in two halves (reference and floor); ``n_fake`` generated
+    images (default ``n_real / 2``). With ``inception_weights`` (pytorch-fid's weights) the
+    result also has standard FID / KID under ``"inception"``. With ``out`` the result is written
+    there as JSON and ``<stem>.run.json`` (recording ``command``) beside it. Returns the result.
+    """
+    import numpy as np
+    import torch
+
+    from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
+    from latentatlas.io.registry import load
+    from latentatlas.metrics.quality import (
+        class_coverage,
+        folded_orientation_coverage,
+        sample_quality,
+    )
+    from latentatlas.training.data import ArraySource, resolve_training_data
+    from latentatlas.training.predictors import DSPRITES_FOLDED_HEADS
+    from latentatlas.utils.atomic import atomic_write_json
+    from latentatlas.utils.runinfo import write_run_record
+
+    G = load(model).eval()
+    P = load(predictor).eval()
+    source = resolve_training_data(data, int(G.img_resolution), seed=seed, root=data_root)
+    rng = np.random.default_rng(seed)
+    if isinstance(source, ArraySource):
+        idx = rng.permutation(len(source))[:n_real]
+        real = source.images[np.sort(idx)]
+    else:
+        real = source.batch(0, 0, n_real, n_real)
+    n_fake = n_fake if n_fake is not None else len(real) // 2
+    space = "wp" if "wp" in G.spaces else "z"
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, n_fake, 256):
+            n = min(256, n_fake - start)
+            latent = G.sample(n, space=space, rng=rng, truncation_psi=truncation_psi)
+            chunks.append(G.synthesize(latent, space=space, noise_mode="const").float()
+                          .clamp(-1, 1))
+    fakes = torch.cat(chunks)
+    real_t = torch.from_numpy(np.ascontiguousarray(real)).permute(0, 3, 1, 2)
+    real_t = real_t.float() / 127.5 - 1 if real.dtype == np.uint8 else real_t.float() * 2 - 1
+    size = int(getattr(P, "resolution", real_t.shape[-1]))
+    real_t, fakes = crop_to(real_t, size), crop_to(fakes, size)
+    result = sample_quality(real_t, fakes, P, rng=rng, kid_subsets=kid_subsets,
+                            kid_subset_size=kid_subset_size)
+    result.update({"model": str(model), "predictor": str(predictor), "data": data,
+                   "truncation_psi": truncation_psi, "seed": seed})
+    if any(h.get("kind") == "multiclass" for h in getattr(P, "heads", [])):
+        result["class_coverage"] = class_coverage(P, fakes)
+    if inception_weights:
+        from latentatlas.metrics.inception import load_fid_inception
+
+        inception = load_fid_inception(inception_weights)
+        result["inception"] = sample_quality(
+            real_t, fakes, inception, rng=np.random.default_rng(seed), kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, batch_size=64, progress=True)
+        result["inception"]["weights"] = str(inception_weights)
+    head_names = {h.get("name") for h in getattr(P, "heads", [])}
+    if {"shape", *DSPRITES_FOLDED_HEADS} <= head_names:
+        # dSprites: orientation is identifiable only modulo the shape's symmetry; judge its
+        # coverage on bins of the folded angle one grid step (360/39 degrees) wide.
+        result["folded_orientation_coverage"] = folded_orientation_coverage(
+            P, fakes, SYMMETRY_PERIODS, bin_width=2 * np.pi / 39, group_names=SHAPE_NAMES)
+    if out:
+        atomic_write_json(out, result)
+        write_run_record(Path(out).parent, command=command or "latentatlas quality", config={
+            "model": str(model), "data": data, "predictor": str(predictor),
+            "n_real": len(real), "n_fake": n_fake, "truncation_psi": truncation_psi,
+            "kid_subsets": kid_subsets, "kid_subset_size": kid_subset_size,
+            "inception_weights": inception_weights},
+            seed=seed, metrics=result, filename=f"{Path(out).stem}.run.json")
+    return result

@@ -1,0 +1,1 @@
+"""End-to-end jobs behind the commands (train + figures, the main explore job, ...)."""

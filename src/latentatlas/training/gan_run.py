@@ -1,0 +1,99 @@
+"""One GAN training run from presets and options: what ``latentatlas train gan`` does.
+
+:func:`run_gan` joins the torchrun process group when there is one, merges the preset with the
+options (:func:`~latentatlas.training.gan_presets.resolve_gan_settings`), loads the data, builds the
+seeded networks (:func:`build_gan`) and trains them with :class:`GANTrainer`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from latentatlas.utils.errors import OptionError
+
+
+def build_gan(arch: str, resolution: int, channels: int, generator: dict[str, Any],
+              discriminator: dict[str, Any], bf16: bool, seed: int):
+    """Seeded G and D for ``arch`` (stylegan2: fast path, bf16 compute when ``bf16``)."""
+    import torch
+
+    from latentatlas.models import (
+        StyleGAN2Discriminator,
+        StyleGAN2Generator,
+        ZDiscriminator,
+        ZGenerator,
+    )
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        if arch == "stylegan2":
+            dtype = "bfloat16" if bf16 else "float32"
+            G = StyleGAN2Generator(img_resolution=resolution, img_channels=channels, impl="fast",
+                                   dtype=dtype, **generator)
+            D = StyleGAN2Discriminator(img_resolution=resolution, img_channels=channels,
+                                       dtype=dtype, **discriminator)
+        elif arch == "zgen":
+            G = ZGenerator(img_resolution=resolution, img_channels=channels, **generator)
+            D = ZDiscriminator(img_resolution=resolution, img_channels=channels, **discriminator)
+        else:
+            raise OptionError(f"unknown arch {arch!r}; use stylegan2 or zgen")
+    return G, D
+
+
+def run_gan(out: str | os.PathLike, *, preset: str | None = None,
+            overrides: dict[str, Any] | None = None, resume: bool = False,
+            threads: int | None = None, device: str | None = None, max_images: int | None = None,
+            data_root: str | None = None, command: str | None = None,
+            log: Callable[[str], Any] = print):
+    """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`).
+
+    Under torchrun every rank calls this; the global batch is split across ranks and rank 0 alone
+    writes and ``log``s (a summary line before and after training). ``threads``: torch CPU threads
+    per process (default: torch's, or cpu_count / world for several CPU ranks). ``command`` is
+    recorded in run.json. Raises :class:`OptionError` without data or length. Returns the
+    :class:`~latentatlas.training.gan.TrainResult`.
+    """
+    from latentatlas.training.data import resolve_training_data
+    from latentatlas.training.gan import GANTrainConfig, GANTrainer
+    from latentatlas.training.gan_presets import resolve_gan_settings
+    from latentatlas.utils.distributed import init_distributed, set_rank_threads
+    from latentatlas.utils.hardware import resolve_bf16
+
+    rank, world, dev = init_distributed(device)
+    set_rank_threads(threads, world, dev)
+    settings = resolve_gan_settings(preset, overrides or {})
+    if settings["data"] is None:
+        raise OptionError("give --data (or a --preset)")
+    tcfg = dict(settings["train"])
+    if "kimg" not in tcfg and "total_steps" not in tcfg:
+        raise OptionError("give --kimg or --steps (or a --preset)")
+    seed = int(tcfg.get("seed", 0))
+    source = resolve_training_data(settings["data"], settings["resolution"], seed=seed,
+                                   max_images=max_images, root=data_root)
+    # "auto" (the presets' value, and the default): bf16 only where the device computes it natively.
+    bf16 = resolve_bf16(tcfg.get("bf16", "auto"), dev)
+    tcfg["bf16"] = bf16
+    G, D = build_gan(settings["arch"], settings["resolution"], source.channels,
+                     settings["generator"], settings["discriminator"], bf16, seed)
+    if settings["arch"] == "stylegan2":
+        # StyleGAN2 computes in bf16 itself (fast path); no extra autocast around it.
+        tcfg["bf16"] = False
+        tcfg["channels_last"] = False
+    config = GANTrainConfig.from_dict(tcfg)
+    trainer = GANTrainer(G, D, source, config, out, device=dev, command=command,
+                         extra_config={"preset": preset, "arch": settings["arch"],
+                                       "data_spec": settings["data"], "bf16": bf16,
+                                       "resolution": settings["resolution"]})
+    if rank == 0:
+        n_g = sum(p.numel() for p in G.parameters())
+        n_d = sum(p.numel() for p in D.parameters())
+        log(f"{settings['arch']} G {n_g / 1e6:.2f} M / D {n_d / 1e6:.2f} M parameters; "
+            f"{len(source)} images of {source.name}; {trainer.total_steps} steps of "
+            f"batch {config.batch} on {world} process(es), {dev}")
+    result = trainer.train(resume=resume)
+    if rank == 0:
+        log(f"done: step {result.step}; model {result.model_dir}; last checkpoint "
+            f"{result.checkpoint}")
+    return result

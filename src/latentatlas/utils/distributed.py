@@ -1,0 +1,68 @@
+"""torchrun process groups: join one (gloo on CPU, NCCL on CUDA) and leave it safely.
+
+Used by the data-parallel GAN trainer and by the multi-process latent bank. A process is part of a
+group when torchrun launched it with ``WORLD_SIZE > 1``; otherwise everything here is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+
+def init_distributed(device: str | torch.device | None = None) -> tuple[int, int, torch.device]:
+    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1).
+
+    gloo on CPU, NCCL on CUDA (device cuda:LOCAL_RANK). Returns (rank, world_size, device).
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if world > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), device
+    return 0, 1, device
+
+
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of this process; (0, 1) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def set_rank_threads(threads: int | None, world: int, device: torch.device) -> None:
+    """``threads`` torch CPU threads if given; else, for several CPU ranks on one machine,
+    cpu_count / world each (so that the ranks do not oversubscribe the cores)."""
+    if threads:
+        torch.set_num_threads(threads)
+    elif world > 1 and device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+
+
+def exit_process(code: int | str | None) -> None:
+    """End the process with exit status ``code`` (a str is printed to stderr; exit 1).
+
+    In a process group, leave it and exit without the interpreter's teardown: there, a gloo group
+    still referenced (e.g. by a DDP reducer) is destroyed from a static destructor and aborts the
+    process now and then (exit -6, "terminate called without an active exception") after the work
+    finished and every file was written.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    code = 0 if code is None else int(code)
+    if not (dist.is_available() and dist.is_initialized()):
+        sys.exit(code)
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
