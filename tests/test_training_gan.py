@@ -430,15 +430,14 @@ def test_export_gan_saves_any_checkpoints_g_ema_as_a_model(tmp_path):
 
 
 def test_presets_fix_architecture_and_explicit_options_win():
-    from latentatlas.cli.train_cmd import _resolve_settings
-    from latentatlas.training.gan_presets import GAN_PRESETS
+    from latentatlas.training.gan_presets import GAN_PRESETS, resolve_gan_settings
 
     assert set(GAN_PRESETS) == {"celeba64", "shapes3d", "dsprites", "mnist"}
-    s = _resolve_settings("dsprites", {"kimg": 2.0, "seed": 5})
+    s = resolve_gan_settings("dsprites", {"kimg": 2.0, "seed": 5})
     assert s["arch"] == "zgen" and s["generator"]["z_dim"] == 8 and 6 <= 8 <= 10
     assert s["train"]["kimg"] == 2.0 and s["train"]["seed"] == 5
     assert s["train"]["batch"] == GAN_PRESETS["dsprites"]["train"]["batch"]
-    s = _resolve_settings("celeba64", {"total_steps": 10})
+    s = resolve_gan_settings("celeba64", {"total_steps": 10})
     assert s["arch"] == "stylegan2" and "kimg" not in s["train"]
     GANTrainConfig.from_dict(s["train"])  # every preset key is a trainer option
 
@@ -447,7 +446,7 @@ def test_torchrun_two_cpu_processes_hold_identical_weights(tmp_path):
     folder = _image_folder(tmp_path / "imgs")
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "latentatlas.training.gan_main", "--arch", "zgen", "--data", str(folder),
+           "-m", "latentatlas.cli.train_gan_main", "--arch", "zgen", "--data", str(folder),
            "--resolution", "16", "--steps", "3", "--batch", "8", "--channel-base", "64",
            "--channel-max", "8", "--z-dim", "4", "--checkpoint-every", "2", "--threads", "1",
            "--augment", "ada", "--out", str(out)]

@@ -351,7 +351,7 @@ def test_cli_train_on_array_and_metrics_table(tmp_path):
     from click.testing import CliRunner
 
     from latentatlas.cli import main
-    from latentatlas.cli.vae_cmd import format_table
+    from latentatlas.cli.metrics import format_table
 
     arr = TinySquares().sample_observations(64, np.random.default_rng(0))
     np.save(tmp_path / "imgs.npy", arr)

@@ -1,4 +1,4 @@
-"""`latentatlas predictors train ...` and `latentatlas sample` (the latent bank)."""
+"""`latentatlas predictors train ...`: attribute predictors."""
 
 from __future__ import annotations
 
@@ -48,53 +48,3 @@ def train(dataset, out, data_root, steps, batch_size, max_minutes, seed, threads
     if test.get("mean_auc") is not None:
         click.echo(f"test mean ROC-AUC {test['mean_auc']:.4f}")
     click.echo(f"model: {out}/model  (card: {out}/MODEL_CARD.md)")
-
-
-@main.command("sample")
-@click.option("--model", "-m", "model_name", required=True,
-              help="Generator: shipped model name or model folder.")
-@click.option("--n", "n", type=click.IntRange(1), required=True, help="Number of samples.")
-@click.option("--scorers", default="pixel", show_default=True,
-              help="Comma-separated: celeba, mnist, dsprites, shapes3d (shipped predictors), "
-                   "pixel, moments, morpho, or predictor model folders.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bank folder.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--truncation", type=float, default=1.0, show_default=True,
-              help="Truncation psi (1: none).")
-@click.option("--truncation-cutoff", type=int, default=None,
-              help="Truncate only the first W+ layers.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--chunk-size", type=click.IntRange(1), default=4096, show_default=True,
-              help="Samples per committed chunk (resume granularity).")
-@click.option("--thumbnails", type=click.IntRange(0), default=0, show_default=True,
-              help="Keep uint8 thumbnails of this size (0: none).")
-@click.option("--fast/--no-fast", default=True, show_default=True,
-              help="bf16 + channels_last for predictor scorers.")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="torch CPU threads (default: torch's).")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue an unfinished bank in --out (--no-resume overwrites it).")
-def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, batch_size,
-           chunk_size, thumbnails, fast, threads, resume) -> None:
-    """Sample N latents, synthesise, score and store a latent bank (InterFaceGAN layout)."""
-    import torch
-
-    from latentatlas.bank import sample_bank
-    from latentatlas.io.registry import load
-    from latentatlas.scoring import build_scorer
-
-    if threads:
-        torch.set_num_threads(threads)
-    generator = load(model_name)
-    channels = int(getattr(generator, "img_channels", 3))
-    built = [build_scorer(s, channels=channels, fast=fast) for s in scorers.split(",") if s.strip()]
-    if not built:
-        raise click.BadParameter("give at least one scorer", param_hint="--scorers")
-    bank = sample_bank(generator, built, n, out, seed=seed, truncation_psi=truncation,
-                       truncation_cutoff=truncation_cutoff, batch_size=batch_size,
-                       chunk_size=chunk_size, keep_thumbnails=thumbnails > 0,
-                       thumbnail_size=thumbnails or 32, resume=resume, model_name=model_name)
-    ips = bank.meta.get("images_per_second_last_session", 0.0)
-    click.echo(f"bank {out}: {len(bank)} samples, {len(bank.names)} scores "
-               f"({', '.join(bank.names[:8])}{', ...' if len(bank.names) > 8 else ''}); "
-               f"{ips:.1f} images/s")

@@ -58,6 +58,7 @@ from latentatlas.training.losses import (
     r1_penalty,
 )
 from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
+from latentatlas.utils.distributed import rank_world
 from latentatlas.utils.errors import CheckpointError, DataError, LatentAtlasError
 from latentatlas.utils.runinfo import write_run_record
 
@@ -181,32 +182,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------- distributed helpers
-def init_distributed(device: str | torch.device | None = None) -> tuple[int, int, torch.device]:
-    """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1).
-
-    gloo on CPU, NCCL on CUDA (device cuda:LOCAL_RANK). Returns (rank, world_size, device).
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    if world > 1 and not dist.is_initialized():
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size(), device
-    return 0, 1, device
-
-
-def _rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
+# ---------------------------------------------------------------------- helpers
 def _step_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0]
                & ((1 << 63) - 1))
@@ -268,7 +244,7 @@ class GANTrainer:
     ) -> None:
         self.config = config or GANTrainConfig()
         cfg = self.config
-        self.rank, self.world = _rank_world()
+        self.rank, self.world = rank_world()
         if device is None:
             local = int(os.environ.get("LOCAL_RANK", "0"))
             device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
