@@ -17,6 +17,8 @@ InterFaceGAN / HiGAN files
   ``{'boundary': array, 'meta_data': {'manipulate_layers': ...}}``: an object array whose payload is
   a pickle. We read that pickle with a restricted unpickler that only rebuilds numpy arrays, numpy
   scalars/dtypes and builtin containers; any other global is refused with :class:`CheckpointError`.
+
+Over 600 lines: the Directions object, its safe unpickler and the InterFaceGAN / HiGAN formats.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ class split by ``split_ratio``; there is no remaining set.
 The classifier is a linear SVM with C=1 on the raw (unscaled) codes. Unlike the references, the
 intercept is kept: ``n = coef / ||coef||`` and ``b = intercept / ||coef||`` so that ``n . x + b`` is
 the signed Euclidean distance of x to the hyperplane (positive on the positive side).
+
+Over 600 lines: SVMBoundary with its three interchangeable solvers (libsvm, liblinear, a fast one).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ same weights. Every random draw of step k comes from generators seeded by (seed,
 batch k of the data depends only on (seed, k): a run resumed from a checkpoint is bit-identical to
 an uninterrupted one. Checkpoints are written atomically by rank 0 and never contain NaN weights;
 a NaN / Inf loss stops the run with :class:`TrainingDivergedError` before the optimiser step.
+
+Over 600 lines: one trainer class, whose D / G / EMA / DDP / checkpoint steps share its state.
 """
 
 from __future__ import annotations

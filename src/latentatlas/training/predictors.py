@@ -23,6 +23,8 @@ Recipes (:func:`train_recipe`) bind this to the real data sets: ``celeba`` (40 a
 held-out split by image order), ``mnist`` (official test set), ``dsprites`` and ``shapes3d``
 (procedural renderers: one multiclass head per ground-truth factor; positions are classified over
 their 32 grid values rather than regressed, so every factor gets the same accuracy measure).
+
+Over 600 lines: one trainer plus its four data-set recipes and their evaluations.
 """
 
 from __future__ import annotations
