@@ -33,7 +33,7 @@ def list_cmd() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of the samples / base factors.")
 def show_cmd(name: str, out: str, n: int, seed: int) -> None:
     """Save a sample grid of NAME (plus one traversal row per factor for ground-truth sets)."""
-    from latentatlas.report.data_tour import save_dataset_figure
+    from latentatlas.analysis.tour import save_dataset_figure
     from latentatlas.utils.errors import LatentAtlasError
 
     try:
@@ -53,7 +53,7 @@ def show_cmd(name: str, out: str, n: int, seed: int) -> None:
                    "first run).")
 def tour_cmd(out: str, data_root: str | None, seed: int, celeba_max_images: int | None) -> None:
     """Render every data set (samples + factor traversals) into OUT/index.html and run.json."""
-    from latentatlas.report.data_tour import run_tour
+    from latentatlas.analysis.tour import run_tour
 
     run_tour(out, data_root=data_root, seed=seed, celeba_max_images=celeba_max_images,
              log=click.echo)

@@ -95,12 +95,12 @@ def generate(
     import numpy as np
     import torch
 
-    import latentatlas
-    from latentatlas.report.grids import save_grid
+    from latentatlas.io.images import save_grid
+    from latentatlas.models import load
     from latentatlas.utils import LatentAtlasError, write_run_record
 
     try:
-        g = latentatlas.load(model_name)
+        g = load(model_name)
         if not hasattr(g, "synthesize"):
             raise click.ClickException(f"{model_name}: {type(g).__name__} is not a generator")
         if impl is not None or dtype is not None:
@@ -192,8 +192,8 @@ def convert(checkpoint, out, network) -> None:
 
     Nothing in the file is executed: pickles are read with an allow-list unpickler.
     """
-    from latentatlas.io.checkpoints import convert as convert_checkpoint
     from latentatlas.io.persistence import read_config
+    from latentatlas.models.convert import convert as convert_checkpoint
     from latentatlas.utils import LatentAtlasError, write_run_record
 
     try:

@@ -269,13 +269,13 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
     import numpy as np
     import torch
 
-    import latentatlas
     from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
     from latentatlas.metrics.quality import (
         class_coverage,
         folded_orientation_coverage,
         sample_quality,
     )
+    from latentatlas.models import load
     from latentatlas.training.data import ArraySource, resolve_training_data
     from latentatlas.training.predictors import DSPRITES_FOLDED_HEADS
     from latentatlas.utils.atomic import atomic_write_json
@@ -283,8 +283,8 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
 
     if threads:
         torch.set_num_threads(threads)
-    G = latentatlas.load(model_path).eval()
-    P = latentatlas.load(predictor).eval()
+    G = load(model_path).eval()
+    P = load(predictor).eval()
     source = resolve_training_data(data, int(G.img_resolution), seed=seed, root=data_root)
     rng = np.random.default_rng(seed)
     if isinstance(source, ArraySource):

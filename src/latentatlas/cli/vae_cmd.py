@@ -201,8 +201,8 @@ def evaluate_vae(model_name: str, data: str = "dsprites", fast: bool = False, se
     import numpy as np
     import torch
 
-    from latentatlas.io.registry import load
     from latentatlas.metrics import compute_suite
+    from latentatlas.models import load
     from latentatlas.models.vae import VAE
     from latentatlas.utils.errors import CheckpointError
 

@@ -1,0 +1,1 @@
+"""Pipelines: end-to-end jobs composed of the library's stages (``explore``)."""
