@@ -7,7 +7,7 @@ architecture with random weights when it is not shipped).
 * fast: StyleGAN2 ``impl="fast"`` (bf16 where native) + predictor bf16 autocast / channels_last;
 * reference: StyleGAN2 ``impl="reference"`` (fp32) + predictor in fp32.
 
-For each path the whole :func:`latentatlas.bank.sample_bank` pipeline (sampling, mapping,
+For each path the whole :func:`latentatlas.analysis.bank.sample_bank` pipeline (sampling, mapping,
 synthesis, scoring, memmap writes) is timed, plus synthesis alone and scoring alone. Runs
 alternate between the paths (``--repeats`` rounds, medians reported) so that the load of this
 shared machine affects both alike. Also reports how far the fast path's probabilities are from
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 import latentatlas
-from latentatlas.bank import sample_bank
+from latentatlas.analysis.bank import sample_bank
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.models.stylegan2 import StyleGAN2Generator
 from latentatlas.scoring import PredictorScorer

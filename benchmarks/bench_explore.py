@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from latentatlas.explore import FULL_SETTINGS, explore
 from latentatlas.io.persistence import save_model
 from latentatlas.models import StyleGAN2Generator
+from latentatlas.pipelines.explore import FULL_SETTINGS, explore
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.runinfo import environment_info
 

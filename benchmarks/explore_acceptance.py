@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from latentatlas.explore import explore
+from latentatlas.pipelines.explore import explore
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.runinfo import environment_info
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentatlas.bank import Z_BLOCK, Bank, sample_bank, sample_latents
+from latentatlas.analysis.bank import Z_BLOCK, Bank, sample_bank, sample_latents
 from latentatlas.models.base import Generator
 from latentatlas.scoring import BaseScorer, CallableScorer, PixelStatsScorer, ScoringError
 from latentatlas.utils.errors import DataError

@@ -23,7 +23,8 @@ from click.testing import CliRunner
 
 import latentatlas
 from latentatlas.cli import main
-from latentatlas.io.checkpoints import (
+from latentatlas.models import StyleGAN2Generator
+from latentatlas.models.convert import (
     PersistentObject,
     convert,
     detect_format,
@@ -31,7 +32,6 @@ from latentatlas.io.checkpoints import (
     official_generator_kwargs,
     safe_unpickle,
 )
-from latentatlas.models import StyleGAN2Generator
 from latentatlas.utils.errors import CheckpointError
 
 

@@ -8,9 +8,9 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
+from latentatlas.analysis.tour import dataset_figure, traversal_factors
 from latentatlas.cli import main
 from latentatlas.data import DSpritesLike, Shapes3DLike
-from latentatlas.report.data_tour import dataset_figure, traversal_factors
 
 
 def test_data_list_names_every_dataset():

@@ -12,18 +12,18 @@ import pytest
 import torch
 
 from latentatlas.directions import Directions
-from latentatlas.explore import (
-    _auc_from_card,
+from latentatlas.io.persistence import save_model
+from latentatlas.io.registry import available_models
+from latentatlas.models import StyleGAN2Generator
+from latentatlas.models.predictors import AttributePredictor
+from latentatlas.pipelines.explore import (
     auto_chosen_ratio,
     choose_condition,
     choose_focus,
     explore,
     resolve_scorer,
 )
-from latentatlas.io.persistence import save_model
-from latentatlas.io.registry import available_models
-from latentatlas.models import StyleGAN2Generator
-from latentatlas.models.predictors import AttributePredictor
+from latentatlas.pipelines.explore.selection import _auc_from_card
 from latentatlas.report.figures import bar_chart, heatmap
 from latentatlas.report.html import HtmlReport, image_html, table_html
 from latentatlas.scoring import CallableScorer
@@ -111,7 +111,7 @@ def test_metrics_values(run):
 def test_bank_scores_are_the_edit_baseline(run, tiny_model):
     """The edits stage compares against the bank's scores: re-synthesising the stored
     (truncated) w codes must reproduce them."""
-    from latentatlas.io.registry import load
+    from latentatlas.models import load
 
     out, _ = run
     g = load(tiny_model)
@@ -235,7 +235,7 @@ def test_figures_shapes_and_files(tmp_path):
 
 
 def test_clamped_scorer_accepts_overshooting_generator_output():
-    from latentatlas.explore import ClampedScorer
+    from latentatlas.pipelines.explore import ClampedScorer
     from latentatlas.scoring import ScoringError
 
     images = torch.linspace(-100, 100, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)

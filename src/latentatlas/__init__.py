@@ -1,11 +1,11 @@
 """latentatlas: find, measure and use the semantics in generative models' latent spaces."""
 
-__version__ = "0.1.0"
+from latentatlas._version import __version__
 
 
 def load(name_or_path, map_location: str = "cpu"):
-    """Load a shipped model by name or a saved model folder (see ``latentatlas.io.load``)."""
-    from latentatlas.io.registry import load as _load
+    """Load a shipped model by name or a saved model folder (see ``latentatlas.models.load``)."""
+    from latentatlas.models.zoo import load as _load
 
     return _load(name_or_path, map_location=map_location)
 

@@ -42,12 +42,12 @@ def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.Pa
     import torch
 
     from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
-    from latentatlas.io.registry import load
     from latentatlas.metrics.quality import (
         class_coverage,
         folded_orientation_coverage,
         sample_quality,
     )
+    from latentatlas.models import load
     from latentatlas.training.data import ArraySource, resolve_training_data
     from latentatlas.training.predictors import DSPRITES_FOLDED_HEADS
     from latentatlas.utils.atomic import atomic_write_json

@@ -11,11 +11,11 @@ import sys
 
 import click
 
-import latentatlas
+from latentatlas._version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(latentatlas.__version__, prog_name="latentatlas")
+@click.version_option(__version__, prog_name="latentatlas")
 def main() -> None:
     """latentatlas: find, measure and use the semantics in generators' latent spaces."""
 

@@ -18,8 +18,8 @@ def convert(checkpoint, out, network) -> None:
 
     Nothing in the file is executed: pickles are read with an allow-list unpickler.
     """
-    from latentatlas.io.checkpoints import convert as convert_checkpoint
     from latentatlas.io.persistence import read_config
+    from latentatlas.models.convert import convert as convert_checkpoint
     from latentatlas.utils import LatentAtlasError, write_run_record
 
     try:

@@ -32,7 +32,7 @@ def list_cmd() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of the samples / base factors.")
 def show_cmd(name: str, out: str, n: int, seed: int) -> None:
     """Save a sample grid of NAME (plus one traversal row per factor for ground-truth sets)."""
-    from latentatlas.report.data_tour import save_dataset_figure
+    from latentatlas.analysis.tour import save_dataset_figure
     from latentatlas.utils.errors import LatentAtlasError
 
     try:

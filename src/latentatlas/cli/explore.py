@@ -39,7 +39,7 @@ from latentatlas.cli._app import main
 def explore(model_name, predictor, out, n, n_edit, n_rescore, seed, truncation, space,
             attributes, focus, threads, quick, no_progress) -> None:
     """Find which directions and layers control which semantics; write report.html."""
-    from latentatlas.explore import explore as run_explore
+    from latentatlas.pipelines.explore import explore as run_explore
     from latentatlas.utils.errors import LatentAtlasError
 
     if threads:

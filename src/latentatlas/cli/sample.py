@@ -36,8 +36,8 @@ def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, bat
     """Sample N latents, synthesise, score and store a latent bank (InterFaceGAN layout)."""
     import torch
 
-    from latentatlas.bank import sample_bank
-    from latentatlas.io.registry import load
+    from latentatlas.analysis.bank import sample_bank
+    from latentatlas.models import load
     from latentatlas.scoring import build_scorer
 
     if threads:

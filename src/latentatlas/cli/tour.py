@@ -18,7 +18,7 @@ from latentatlas.cli._app import main
                    "first run).")
 def tour_cmd(out: str, data_root: str | None, seed: int, celeba_max_images: int | None) -> None:
     """Render every data set (samples + factor traversals) into OUT/index.html and run.json."""
-    from latentatlas.report.data_tour import run_tour
+    from latentatlas.analysis.tour import run_tour
 
     run_tour(out, data_root=data_root, seed=seed, celeba_max_images=celeba_max_images,
              log=click.echo)

@@ -1,5 +1,6 @@
 """Latent directions: the :class:`Directions` object, InterFaceGAN / HiGAN SVM boundaries,
-conditional boundaries, entanglement measures and HiGAN's layer-wise analysis."""
+conditional boundaries and entanglement measures. HiGAN's layer-wise re-scoring needs editing,
+so it sits a floor up, in :mod:`latentatlas.analysis.hierarchy`."""
 
 from latentatlas.directions.base import (
     Directions,
@@ -16,19 +17,10 @@ from latentatlas.directions.conditional import (
     project_boundary,
     score_change_matrix,
 )
-from latentatlas.directions.hierarchy import (
-    LayerSelection,
-    RescoreResult,
-    rescore,
-    select_layers,
-    select_layers_from_relevance,
-)
 from latentatlas.directions.svm import SVMBoundary
 
 __all__ = [
     "Directions",
-    "LayerSelection",
-    "RescoreResult",
     "SVMBoundary",
     "conditional_directions",
     "cosine_matrix",
@@ -36,11 +28,8 @@ __all__ = [
     "load_interfacegan",
     "parse_layers",
     "project_boundary",
-    "rescore",
     "safe_unpickle",
     "save_higan",
     "save_interfacegan",
     "score_change_matrix",
-    "select_layers",
-    "select_layers_from_relevance",
 ]

@@ -1,5 +1,5 @@
 """Render edited codes through a Generator into image grids (rows = codes, columns = steps) and
-animated GIFs, via :mod:`latentatlas.report.grids`."""
+animated GIFs, via :mod:`latentatlas.io.images`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentatlas.report.grids import make_grid, save_gif, save_image, to_uint8_nhwc
+from latentatlas.io.images import make_grid, save_gif, save_image, to_uint8_nhwc
 from latentatlas.utils.errors import ShapeError
 
 

@@ -7,12 +7,11 @@ from latentatlas.io.persistence import (
     register_model,
     save_model,
 )
-from latentatlas.io.registry import available_models, load, resolve_model_path
+from latentatlas.io.registry import available_models, resolve_model_path
 
 __all__ = [
     "ConfigModule",
     "available_models",
-    "load",
     "load_model",
     "model_classes",
     "register_model",

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from latentatlas._version import __version__
 from latentatlas.utils.atomic import atomic_path, atomic_write_json
 from latentatlas.utils.errors import CheckpointError
 
@@ -37,13 +38,10 @@ def register_model(cls: type[nn.Module]) -> type[nn.Module]:
 
 
 def model_classes() -> dict[str, type[nn.Module]]:
-    _import_builtin_models()
+    """Registered model classes by name. The built-in ones register when
+    :mod:`latentatlas.models` is imported (``latentatlas.load`` does that; io sits below models
+    and never imports them)."""
     return dict(_MODEL_CLASSES)
-
-
-def _import_builtin_models() -> None:
-    # Importing the package registers every built-in model class.
-    import latentatlas.models  # noqa: F401
 
 
 class ConfigModule(nn.Module):
@@ -107,12 +105,10 @@ def save_model(
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "class": name})
-    import latentatlas
-
     config = {
         "class": name,
         "format_version": FORMAT_VERSION,
-        "latentatlas_version": latentatlas.__version__,
+        "latentatlas_version": __version__,
         "kwargs": {**model.init_kwargs, **(kwargs_update or {})},
         "metadata": metadata or {},
     }
@@ -154,7 +150,8 @@ def load_model(
     if cls is None:
         raise CheckpointError(
             f"{folder / CONFIG_NAME}: unknown model class {config['class']!r}; "
-            f"known: {', '.join(sorted(classes))}"
+            f"known: {', '.join(sorted(classes)) or '(none)'}. Load it with latentatlas.load, "
+            "which registers the built-in classes, or import the module defining it first"
         )
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():

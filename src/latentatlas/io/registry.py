@@ -1,13 +1,14 @@
-"""The model registry: names of shipped models (the zoo) -> folders; ``load(name_or_path)``."""
+"""The model registry: names of shipped models (the zoo) -> folders.
+
+Loading by name lives one floor up, in :func:`latentatlas.models.load`, because only the models
+package knows (registers) the model classes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from torch import nn
-
-from latentatlas.io.persistence import CONFIG_NAME, load_model
+from latentatlas.io.persistence import CONFIG_NAME
 from latentatlas.utils.errors import CheckpointError
 
 ZOO_DIR = Path(__file__).resolve().parent.parent / "zoo"
@@ -34,8 +35,3 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
         f"{name_or_path!s}: neither a model folder nor a shipped model name; shipped: {names}. "
         "Convert other checkpoints with `latentatlas convert`."
     )
-
-
-def load(name_or_path: str | os.PathLike, map_location: str = "cpu") -> nn.Module:
-    """Load a shipped model by name (see :func:`available_models`) or a saved model folder."""
-    return load_model(resolve_model_path(name_or_path), map_location=map_location)

@@ -9,6 +9,8 @@ from latentatlas.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Genera
 from latentatlas.models.vae import VAE  # noqa: F401  (registers the VAE model class)
 from latentatlas.models.zgen import ZDiscriminator, ZGenerator
 
+from latentatlas.models.zoo import available_models, load  # isort: skip  (after the classes)
+
 __all__ = [
     "SPACES",
     "Generator",
@@ -16,4 +18,6 @@ __all__ = [
     "StyleGAN2Generator",
     "ZDiscriminator",
     "ZGenerator",
+    "available_models",
+    "load",
 ]

@@ -3,7 +3,7 @@
 The state dict keys are the official ones (``mapping.fc{i}.*``, ``mapping.w_avg``,
 ``synthesis.b4.const``, ``synthesis.b{res}.conv0/conv1/torgb.*``; discriminator
 ``b{res}.fromrgb/conv0/conv1/skip.*``, ``b4.conv/fc/out.*``), so official StyleGAN2-ADA / StyleGAN3
-pickles load with strict key matching (see :mod:`latentatlas.io.checkpoints`). The resample
+pickles load with strict key matching (see :mod:`latentatlas.models.convert`). The resample
 filters are rebuilt by the constructors and are not part of the state dict.
 
 Two implementations share the parameters (``impl``):

@@ -1,1 +1,2 @@
-"""End-to-end jobs behind the commands (train + figures, the main explore job, ...)."""
+"""Pipelines: end-to-end jobs composed of the library's stages (``explore``; ``vae``: train a VAE
+and draw its figures)."""

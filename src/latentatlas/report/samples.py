@@ -27,8 +27,8 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     import numpy as np
     import torch
 
-    from latentatlas.io.registry import load
-    from latentatlas.report.grids import save_grid
+    from latentatlas.io.images import save_grid
+    from latentatlas.models import load
     from latentatlas.utils import LatentAtlasError, write_run_record
 
     g = load(model)

@@ -1,7 +1,7 @@
 """VAE figures: latent traversals (grid and GIF, latents sorted by KL), reconstructions, samples.
 
 All functions take NHWC float images in [0, 1] (as data sets give them) and write atomically
-through :mod:`latentatlas.report.grids`.
+through :mod:`latentatlas.io.images`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentatlas.io.images import make_grid, save_gif, save_grid
 from latentatlas.models.vae import VAE
-from latentatlas.report.grids import make_grid, save_gif, save_grid
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 

@@ -60,7 +60,7 @@ class PredictorScorer(BaseScorer):
         if output not in OUTPUTS:
             raise ScoringError(f"output must be one of {OUTPUTS}, got {output!r}")
         if not isinstance(model, AttributePredictor):
-            from latentatlas.io.registry import load
+            from latentatlas.models import load
 
             source = str(model)
             model = load(model)

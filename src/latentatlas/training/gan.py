@@ -670,7 +670,7 @@ class GANTrainer:
         return G.synthesize(z, space="z", c=c).float().cpu()
 
     def save_samples(self, name: str) -> Path:
-        from latentatlas.report.grids import save_grid
+        from latentatlas.io.images import save_grid
 
         return save_grid(self.sample_images().clamp(-1, 1), self.out_dir / "samples" / name,
                          value_range=(-1.0, 1.0))

@@ -154,7 +154,7 @@ def evaluate_vae(model_name: str, data: str = "dsprites", fast: bool = False, se
     import torch
 
     from latentatlas.data.registry import load_vae_data
-    from latentatlas.io.registry import load
+    from latentatlas.models import load
     from latentatlas.models.vae import VAE
     from latentatlas.utils.errors import CheckpointError, OptionError
 

@@ -7,12 +7,8 @@ import numpy as np
 import pytest
 
 from _toy_generator import ATTRIBUTES, ToyGenerator, toy_scorer
-from latentatlas.directions import (
-    Directions,
-    rescore,
-    select_layers,
-    select_layers_from_relevance,
-)
+from latentatlas.analysis import rescore, select_layers, select_layers_from_relevance
+from latentatlas.directions import Directions
 from latentatlas.utils.errors import ShapeError
 
 

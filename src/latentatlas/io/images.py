@@ -1,4 +1,4 @@
-"""Image grids and animations shared by every command that writes pictures."""
+"""Image files: grids, PNGs and animated GIFs (every command that writes pictures uses these)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import numpy as np
 from latentatlas.data.base import GroundTruthData
 from latentatlas.data.loaders import LabeledImages, default_data_root
 from latentatlas.data.registry import dataset_spec, get_dataset, list_datasets
-from latentatlas.report.grids import make_grid, save_image, to_uint8_nhwc
+from latentatlas.io.images import make_grid, save_image, to_uint8_nhwc
 from latentatlas.utils.atomic import atomic_write_bytes
 from latentatlas.utils.errors import DataError, LatentAtlasError
 from latentatlas.utils.rng import check_rng

@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from latentatlas.directions.base import Directions, Key
+from latentatlas.editing.edits import move, truncation_strengths
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
@@ -213,8 +214,6 @@ def rescore(
     compensation). ``targets``: the attribute each direction should control (default: the
     attribute with the direction's name).
     """
-    from latentatlas.editing.edits import move, truncation_strengths
-
     m = len(attribute_names)
     if m == 0:
         raise ShapeError("attribute_names is empty")
@@ -348,8 +347,6 @@ def select_layers(
 ) -> LayerSelection:
     """Smallest contiguous W+ layer range keeping ``keep_fraction`` of the full edit's effect on
     the target semantic with the least change of the other semantics, measured by synthesis."""
-    from latentatlas.editing.edits import move, truncation_strengths
-
     _check_fraction(keep_fraction)
     names = list(attribute_names)
     m = len(names)
