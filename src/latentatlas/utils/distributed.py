@@ -12,6 +12,8 @@ import sys
 import torch
 import torch.distributed as dist
 
+from latentatlas.utils.errors import LatentAtlasError
+
 
 def init_distributed(device: str | torch.device | None = None) -> tuple[int, int, torch.device]:
     """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1).
@@ -46,6 +48,43 @@ def set_rank_threads(threads: int | None, world: int, device: torch.device) -> N
         torch.set_num_threads(threads)
     elif world > 1 and device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+
+
+def _collective_device() -> torch.device:
+    """Where collectives' tensors live: the current CUDA device under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def agree(err: Exception | None, world: int, what: str, value: int = 0) -> int:
+    """Every rank learns whether any rank failed (and rank 0's ``value``); so that no rank waits
+    forever for a failed one. Raises ``err`` on the rank that failed, an error naming the failed
+    ranks on the others. Single process: raises ``err`` if any, else returns ``value``."""
+    if world == 1:
+        if err is not None:
+            raise err
+        return value
+    flags = torch.zeros(world + 1, dtype=torch.int64, device=_collective_device())
+    flags[dist.get_rank()] = int(err is not None)
+    if dist.get_rank() == 0:
+        flags[world] = value
+    dist.all_reduce(flags)
+    if err is not None:
+        raise err
+    failed = [r for r in range(world) if flags[r]]
+    if failed:
+        raise LatentAtlasError(f"rank(s) {failed} failed {what}; see their errors")
+    return int(flags[world])
+
+
+def sum_over_ranks(count: int, world: int) -> int:
+    """The sum of ``count`` over the ``world`` ranks (every rank calls this)."""
+    if world == 1:
+        return count
+    t = torch.tensor([count], dtype=torch.int64, device=_collective_device())
+    dist.all_reduce(t)
+    return int(t.item())
 
 
 def exit_process(code: int | str | None) -> None:
