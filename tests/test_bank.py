@@ -236,3 +236,76 @@ def test_z_only_generator(tmp_path):
     with pytest.raises(ValueError, match="cutoff"):
         sample_bank(g, PixelStatsScorer(1), 5, tmp_path / "z2", truncation_cutoff=2,
                     progress=False)
+
+
+# ------------------------------------------------------------------ several ranks
+def _bank_files(folder) -> dict[str, np.ndarray]:
+    return {p.name: np.load(p) for p in sorted(folder.glob("*.npy"))}
+
+
+def _ranks_setup(tmp_path):
+    from latentatlas.io.persistence import save_model
+    from latentatlas.models.stylegan2 import StyleGAN2Generator
+
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(z_dim=8, w_dim=8, img_resolution=16, mapping_layers=2,
+                           channel_base=64, channel_max=8)
+    save_model(g, tmp_path / "g")
+    # 37 samples: three chunks of 16 / 16 / 5, batches of 3 (odd per-rank counts, a short tail).
+    return ["sample", "--model", str(tmp_path / "g"), "--n", "37", "--scorers", "pixel,moments",
+            "--seed", "3", "--truncation", "0.7", "--batch-size", "3", "--chunk-size", "16",
+            "--thumbnails", "8", "--threads", "1"]
+
+
+def test_two_ranks_write_the_single_process_bank(tmp_path):
+    from click.testing import CliRunner
+
+    from latentatlas.cli import main
+
+    args = _ranks_setup(tmp_path)
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "one")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "two"), "--ranks", "2"])
+    assert result.exit_code == 0, result.output
+    assert "bank " in result.output and "37 samples" in result.output
+    one, two = _bank_files(tmp_path / "one"), _bank_files(tmp_path / "two")
+    assert set(one) == set(two) and {"z.npy", "wp.npy", "thumbnails.npy"} <= set(one)
+    for name, arr in one.items():
+        assert arr.dtype == two[name].dtype and arr.tobytes() == two[name].tobytes(), name
+    bank = Bank.open(tmp_path / "two")
+    assert bank.meta["complete"] and bank.meta["completed_chunks"] == 3
+    run = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert run["metrics"]["ranks"] == 2 and run["metrics"]["images_generated_this_session"] == 37
+    # Resuming the finished bank with a different number of ranks changes nothing.
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "two"), "--ranks", "2"])
+    assert result.exit_code == 0, result.output
+    assert _bank_files(tmp_path / "two")["wp.npy"].tobytes() == one["wp.npy"].tobytes()
+    # An error on rank 0 (another bank's folder) stops every rank instead of hanging the others.
+    result = CliRunner().invoke(main, [*args, "--seed", "4", "--out", str(tmp_path / "two"),
+                                       "--ranks", "2"])
+    assert result.exit_code != 0 and "other settings" in str(result.exception)
+
+
+def test_torchrun_two_cpu_processes_write_the_single_process_bank(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from latentatlas.analysis.bank import sample_bank_job
+
+    args = _ranks_setup(tmp_path)
+    args[args.index("--n")] = "--num-samples"  # torchrun's own parser refuses --n
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "latentatlas", *args, "--out", str(tmp_path / "two")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert proc.stdout.count("37 samples") == 1  # rank 0 reports
+    torch.set_num_threads(1)
+    sample_bank_job(tmp_path / "g", ["pixel", "moments"], 37, tmp_path / "one", seed=3,
+                    truncation_psi=0.7, batch_size=3, chunk_size=16, keep_thumbnails=True,
+                    thumbnail_size=8, progress=False)
+    one, two = _bank_files(tmp_path / "one"), _bank_files(tmp_path / "two")
+    assert set(one) == set(two)
+    for name, arr in one.items():
+        assert arr.tobytes() == two[name].tobytes(), name

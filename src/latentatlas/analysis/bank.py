@@ -22,6 +22,14 @@ and filled chunk by chunk; after each chunk the memmaps are flushed and ``progre
 replaced atomically. A killed run resumes from the last completed chunk and produces exactly the
 arrays of an uninterrupted run. ``bank.json`` is written last: its ``complete`` flag marks a
 finished bank.
+
+Ranks: under a process group (``torchrun --nproc_per_node=N -m latentatlas sample ...``, or
+:func:`sample_bank_job` with ``ranks=N``, which starts the processes itself) every rank calls
+:func:`sample_bank` with the same arguments. Rank 0 prepares the folder; the batches of each chunk
+(the same batches a single process would run, hence bit-identical arrays) are dealt round-robin to
+the ranks, each writing its rows into the shared memmaps; after every chunk all ranks flush and
+agree before rank 0 commits ``progress.json``. An error on one rank stops every rank. The ranks
+must share one machine (the memmaps are the only channel for the data).
 """
 
 from __future__ import annotations
@@ -35,13 +43,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
 from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, as_scorer, safe_name
 from latentatlas.utils.atomic import atomic_write_json
-from latentatlas.utils.errors import DataError, ShapeError
+from latentatlas.utils.distributed import agree, rank_world, sum_over_ranks
+from latentatlas.utils.errors import DataError, LatentAtlasError, ShapeError
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
 BANK_FORMAT = "latentatlas-bank-1"
@@ -251,7 +261,6 @@ def sample_bank(
         raise ValueError(f"{type(generator).__name__} has no W+ space; a truncation cutoff "
                          "needs one")
     c_dim = int(getattr(generator, "c_dim", 0) or 0)
-    res = int(generator.img_resolution)
     channels = int(generator.img_channels)
 
     shapes: dict[str, tuple[int, ...]] = {"z": (n, int(generator.z_dim))}
@@ -274,6 +283,108 @@ def sample_bank(
     }
     fingerprint = _fingerprint(config)
     progress_path = out / PROGRESS_JSON
+    num_chunks = -(-n // chunk_size)
+    rank, world = rank_world()
+    if world > 1 and int(os.environ.get("LOCAL_WORLD_SIZE", world)) != world:
+        raise DataError("a bank on several ranks is written through shared memory maps: run "
+                        "every rank on one machine")
+
+    # Rank 0 alone reads and replaces the folder's state and creates the files.
+    err, done_chunks = None, 0
+    if rank == 0:
+        try:
+            done_chunks = _resume_point(out, fingerprint, resume, num_chunks)
+            if done_chunks >= 0:
+                arrays, score_arrays = _open_arrays(out, shapes, files, n, done_chunks == 0)
+                if done_chunks == 0:
+                    atomic_write_json(progress_path,
+                                      {"fingerprint": fingerprint, "completed_chunks": 0})
+        except Exception as e:
+            err = e
+    done_chunks = agree(err, world, "preparing the bank", done_chunks)
+    if done_chunks < 0:  # a finished bank with these settings
+        return Bank.open(out)
+    if world > 1:
+        err = None
+        if rank > 0:
+            try:
+                arrays, score_arrays = _open_arrays(out, shapes, files, n, create=False)
+            except Exception as e:
+                err = e
+        agree(err, world, "opening the bank's files")
+
+    device = getattr(generator, "device", torch.device("cpu"))
+    bar = tqdm(total=n, initial=min(done_chunks * chunk_size, n), unit="img",
+               disable=not progress or rank > 0, desc="bank", smoothing=0.1)
+    t0, done_now = time.perf_counter(), 0
+    try:
+        for chunk in range(done_chunks, num_chunks):
+            c_start, c_stop = chunk * chunk_size, min((chunk + 1) * chunk_size, n)
+            err = None
+            try:
+                z_all, c_all = sample_latents(generator, c_start, c_stop, seed)
+                # The batches of a single process, dealt round-robin to the ranks.
+                for b_start in list(range(c_start, c_stop, batch_size))[rank::world]:
+                    b_stop = min(b_start + batch_size, c_stop)
+                    sl = slice(b_start - c_start, b_stop - c_start)
+                    z = z_all[sl].to(device)
+                    c = c_all[sl].to(device) if c_all is not None else None
+                    _fill_batch(generator, scorer, z, c, slice(b_start, b_stop), arrays,
+                                score_arrays, truncation_psi, truncation_cutoff, noise_mode,
+                                thumbnail_size if keep_thumbnails else 0)
+                    done_now += b_stop - b_start
+                    bar.update(b_stop - b_start if world == 1 else (b_stop - b_start) * world)
+                    bar.set_postfix(
+                        img_s=f"{done_now * world / max(time.perf_counter() - t0, 1e-9):.1f}")
+                for arr in (*arrays.values(), *score_arrays):
+                    arr.flush()
+            except Exception as e:
+                if world == 1:
+                    raise
+                err = e
+            agree(err, world, f"sampling chunk {chunk}")
+            if rank == 0:
+                atomic_write_json(progress_path, {"fingerprint": fingerprint,
+                                                  "completed_chunks": chunk + 1})
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    for arr in (*arrays.values(), *score_arrays):
+        arr.flush()
+    del arrays, score_arrays
+    done_now = sum_over_ranks(done_now, world)
+    err = None
+    if rank == 0:
+        try:
+            meta = {
+                **config,
+                "fingerprint": fingerprint,
+                "completed_chunks": num_chunks,
+                "complete": True,
+                "score_files": dict(zip(names, files, strict=True)),
+                "images_per_second_last_session": done_now / max(elapsed, 1e-9),
+                "environment": environment_info(),
+            }
+            atomic_write_json(out / BANK_JSON, meta)
+            write_run_record(out, command="sample_bank",
+                             config={k: v for k, v in config.items() if k != "arrays"},
+                             seed=seed,
+                             metrics={"n": n, "images_generated_this_session": done_now,
+                                      "seconds_this_session": elapsed,
+                                      "images_per_second": done_now / max(elapsed, 1e-9),
+                                      "ranks": world})
+        except Exception as e:
+            if world == 1:
+                raise
+            err = e
+    agree(err, world, "writing bank.json")
+    return Bank.open(out)
+
+
+def _resume_point(out: Path, fingerprint: str, resume: bool, num_chunks: int) -> int:
+    """Chunks already committed in ``out`` by a run with the same settings (0: start over), or
+    -1 if that run finished. Removes ``bank.json`` of a bank about to be (re)written."""
+    progress_path = out / PROGRESS_JSON
     done_chunks = 0
     if (out / BANK_JSON).is_file() or progress_path.is_file():
         prev_path = progress_path if progress_path.is_file() else out / BANK_JSON
@@ -288,94 +399,60 @@ def sample_bank(
                     "chunk size or scorers); use another folder or resume=False to overwrite"
                 )
             done_chunks = int(prev.get("completed_chunks", 0))
-    num_chunks = -(-n // chunk_size)
     if done_chunks >= num_chunks and (out / BANK_JSON).is_file() and resume:
-        return Bank.open(out)
+        return -1
     (out / BANK_JSON).unlink(missing_ok=True)
+    return done_chunks
 
-    # Preallocate (or reopen) every array; only chunks >= done_chunks are (re)written.
-    mode = "r+" if done_chunks > 0 else "w+"
+
+def _open_arrays(out: Path, shapes: dict[str, tuple[int, ...]], files: list[str], n: int,
+                 create: bool) -> tuple[dict[str, np.memmap], list[np.memmap]]:
+    """The latent and score memmaps: preallocated (``create``) or reopened for writing."""
+    mode = "w+" if create else "r+"
     arrays: dict[str, np.memmap] = {}
     for key, shape in shapes.items():
         dtype = np.uint8 if key == "thumbnails" else np.float32
         arrays[key] = _memmap(out / f"{key}.npy", mode, dtype, shape)
-    score_arrays = [_memmap(out / f, mode, np.float32, (n, 1)) for f in files]
-    if done_chunks == 0:
-        atomic_write_json(progress_path, {"fingerprint": fingerprint, "completed_chunks": 0})
+    return arrays, [_memmap(out / f, mode, np.float32, (n, 1)) for f in files]
 
-    device = getattr(generator, "device", torch.device("cpu"))
-    bar = tqdm(total=n, initial=min(done_chunks * chunk_size, n), unit="img", disable=not progress,
-               desc="bank", smoothing=0.1)
-    t0, done_now = time.perf_counter(), 0
-    try:
-        for chunk in range(done_chunks, num_chunks):
-            c_start, c_stop = chunk * chunk_size, min((chunk + 1) * chunk_size, n)
-            z_all, c_all = sample_latents(generator, c_start, c_stop, seed)
-            for b_start in range(c_start, c_stop, batch_size):
-                b_stop = min(b_start + batch_size, c_stop)
-                sl = slice(b_start - c_start, b_stop - c_start)
-                z = z_all[sl].to(device)
-                c = c_all[sl].to(device) if c_all is not None else None
-                with torch.no_grad():
-                    if has_w:
-                        w_raw = generator.z_to_w(z, c) if c is not None else generator.z_to_w(z)
-                        w = generator.truncate(w_raw, truncation_psi, space="w")
-                        wp = generator.truncate(generator.w_to_wp(w_raw), truncation_psi,
-                                                truncation_cutoff, space="wp")
-                        images = generator.synthesize(wp, space="wp", noise_mode=noise_mode)
-                    else:
-                        # Z-only generators truncate inside synthesize (z.npy keeps the input z).
-                        images = generator.synthesize(z, space="z", c=c, noise_mode=noise_mode,
-                                                      truncation_psi=truncation_psi)
-                    if images.shape[1:] != (channels, res, res):
-                        raise ShapeError(
-                            f"generator returned images of shape {list(images.shape)}, expected "
-                            f"[N, {channels}, {res}, {res}]"
-                        )
-                    scores = scorer(images)
-                if not torch.isfinite(scores).all():  # as_scorer validates; belt and braces
-                    raise ScoringError(f"NaN/Inf scores in samples [{b_start}, {b_stop})")
-                arrays["z"][b_start:b_stop] = z.cpu().numpy()
-                if has_w:
-                    arrays["w"][b_start:b_stop] = w.float().cpu().numpy()
-                    arrays["wp"][b_start:b_stop] = wp.float().cpu().numpy()
-                if c is not None:
-                    arrays["c"][b_start:b_stop] = c.float().cpu().numpy()
-                if keep_thumbnails:
-                    arrays["thumbnails"][b_start:b_stop] = to_uint8_thumbnails(
-                        images, thumbnail_size)
-                s = scores.detach().float().cpu().numpy()
-                for j, arr in enumerate(score_arrays):
-                    arr[b_start:b_stop, 0] = s[:, j]
-                done_now += b_stop - b_start
-                bar.update(b_stop - b_start)
-                bar.set_postfix(img_s=f"{done_now / max(time.perf_counter() - t0, 1e-9):.1f}")
-            for arr in (*arrays.values(), *score_arrays):
-                arr.flush()
-            atomic_write_json(progress_path, {"fingerprint": fingerprint,
-                                              "completed_chunks": chunk + 1})
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - t0
-    for arr in (*arrays.values(), *score_arrays):
-        arr.flush()
-    del arrays, score_arrays
-    meta = {
-        **config,
-        "fingerprint": fingerprint,
-        "completed_chunks": num_chunks,
-        "complete": True,
-        "score_files": dict(zip(names, files, strict=True)),
-        "images_per_second_last_session": done_now / max(elapsed, 1e-9),
-        "environment": environment_info(),
-    }
-    atomic_write_json(out / BANK_JSON, meta)
-    write_run_record(out, command="sample_bank",
-                     config={k: v for k, v in config.items() if k != "arrays"}, seed=seed,
-                     metrics={"n": n, "images_generated_this_session": done_now,
-                              "seconds_this_session": elapsed,
-                              "images_per_second": done_now / max(elapsed, 1e-9)})
-    return Bank.open(out)
+
+def _fill_batch(generator: Any, scorer: BaseScorer, z: torch.Tensor, c: torch.Tensor | None,
+                rows: slice, arrays: dict[str, np.memmap], score_arrays: list[np.memmap],
+                truncation_psi: float, truncation_cutoff: int | None, noise_mode: str,
+                thumbnail_size: int) -> None:
+    """Map, synthesise and score one batch; write its ``rows`` of every array."""
+    res, channels = int(generator.img_resolution), int(generator.img_channels)
+    has_w = _has_w(generator)
+    with torch.no_grad():
+        if has_w:
+            w_raw = generator.z_to_w(z, c) if c is not None else generator.z_to_w(z)
+            w = generator.truncate(w_raw, truncation_psi, space="w")
+            wp = generator.truncate(generator.w_to_wp(w_raw), truncation_psi,
+                                    truncation_cutoff, space="wp")
+            images = generator.synthesize(wp, space="wp", noise_mode=noise_mode)
+        else:
+            # Z-only generators truncate inside synthesize (z.npy keeps the input z).
+            images = generator.synthesize(z, space="z", c=c, noise_mode=noise_mode,
+                                          truncation_psi=truncation_psi)
+        if images.shape[1:] != (channels, res, res):
+            raise ShapeError(
+                f"generator returned images of shape {list(images.shape)}, expected "
+                f"[N, {channels}, {res}, {res}]"
+            )
+        scores = scorer(images)
+    if not torch.isfinite(scores).all():  # as_scorer validates; belt and braces
+        raise ScoringError(f"NaN/Inf scores in samples [{rows.start}, {rows.stop})")
+    arrays["z"][rows] = z.cpu().numpy()
+    if has_w:
+        arrays["w"][rows] = w.float().cpu().numpy()
+        arrays["wp"][rows] = wp.float().cpu().numpy()
+    if c is not None:
+        arrays["c"][rows] = c.float().cpu().numpy()
+    if thumbnail_size:
+        arrays["thumbnails"][rows] = to_uint8_thumbnails(images, thumbnail_size)
+    s = scores.detach().float().cpu().numpy()
+    for j, arr in enumerate(score_arrays):
+        arr[rows, 0] = s[:, j]
 
 
 def _memmap(path: Path, mode: str, dtype: Any, shape: tuple[int, ...]) -> np.memmap:
@@ -389,3 +466,111 @@ def _memmap(path: Path, mode: str, dtype: Any, shape: tuple[int, ...]) -> np.mem
                             "resume=False to start over")
         return arr
     return open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def sample_bank_job(
+    model: str | os.PathLike,
+    scorers: Sequence[str],
+    n: int,
+    out: str | os.PathLike,
+    *,
+    ranks: int = 1,
+    device: str | None = None,
+    threads: int | None = None,
+    fast: bool = True,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    batch_size: int = 64,
+    chunk_size: int = 4096,
+    keep_thumbnails: bool = False,
+    thumbnail_size: int = 32,
+    resume: bool = True,
+    progress: bool = True,
+) -> Bank:
+    """:func:`sample_bank` from names: what ``latentatlas sample`` runs.
+
+    Loads generator ``model`` (shipped name or folder) and builds ``scorers`` (names of
+    :func:`~latentatlas.scoring.build_scorer`; ``fast``: bf16 + channels_last predictors). Launched
+    by torchrun (WORLD_SIZE > 1), every rank joins the process group (gloo on CPU, NCCL on CUDA,
+    ``device`` cuda meaning cuda:LOCAL_RANK) and writes its share of the bank. ``ranks`` > 1
+    outside torchrun starts that many local processes itself. Either way the arrays are exactly
+    those of one process with the same seed. ``threads``: torch CPU threads per process (default:
+    torch's; cpu_count / ranks for several CPU ranks). Returns the bank (on every rank).
+    """
+    from latentatlas.utils.distributed import init_distributed, set_rank_threads
+
+    if ranks < 1:
+        raise ValueError(f"ranks must be >= 1, got {ranks}")
+    kwargs = dict(device=device, threads=threads, fast=fast, seed=seed,
+                  truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                  batch_size=batch_size, chunk_size=chunk_size, keep_thumbnails=keep_thumbnails,
+                  thumbnail_size=thumbnail_size, resume=resume, progress=progress)
+    if ranks > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        _spawn_ranks(ranks, (str(model), list(scorers), n, str(out), kwargs))
+        return Bank.open(out)
+    if device == "cuda":
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    joined = not (dist.is_available() and dist.is_initialized())
+    _, world, dev = init_distributed(device or "cpu")
+    joined = joined and world > 1
+    try:
+        set_rank_threads(threads, world, dev)
+        return _sample_named(model, scorers, n, out, dev, fast, seed=seed,
+                             truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                             batch_size=batch_size, chunk_size=chunk_size,
+                             keep_thumbnails=keep_thumbnails, thumbnail_size=thumbnail_size,
+                             resume=resume, progress=progress)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+
+
+def _sample_named(model: str | os.PathLike, scorers: Sequence[str], n: int,
+                  out: str | os.PathLike, device: torch.device, fast: bool,
+                  **kwargs: Any) -> Bank:
+    from latentatlas.models import load
+    from latentatlas.scoring import build_scorer
+
+    generator = load(model).to(device)
+    channels = int(getattr(generator, "img_channels", 3))
+    built = [build_scorer(s, channels=channels, fast=fast) for s in scorers]
+    for scorer in built:  # predictor scorers run where their model is
+        if isinstance(getattr(scorer, "model", None), torch.nn.Module):
+            scorer.model.to(device)
+    return sample_bank(generator, built, n, out, model_name=str(model), **kwargs)
+
+
+def _spawn_ranks(ranks: int, job: tuple) -> None:
+    """Run :func:`sample_bank_job` in ``ranks`` fresh local processes joined in one group."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory(prefix="latentatlas-ranks-") as tmp:
+        store = f"file://{Path(tmp) / 'store'}"
+        try:
+            mp.start_processes(_rank_main, args=(ranks, store, job), nprocs=ranks,
+                               join=True, start_method="spawn")
+        except mp.ProcessRaisedException as e:
+            raise LatentAtlasError(f"a bank rank failed:\n{e}") from None
+        except mp.ProcessExitedException as e:
+            raise LatentAtlasError(f"a bank rank died: {e}") from None
+
+
+def _rank_main(rank: int, world: int, store: str, job: tuple) -> None:
+    """One spawned rank: join the group through the file store, then run the job."""
+    model, scorers, n, out, kwargs = job
+    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+                       "LOCAL_WORLD_SIZE": str(world)})
+    device = torch.device(kwargs["device"] or "cpu")
+    if device.type == "cuda":
+        device = torch.device("cuda", rank)
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method=store,
+                            rank=rank, world_size=world)
+    try:
+        kwargs = {**kwargs, "device": str(device), "progress": kwargs["progress"] and rank == 0}
+        sample_bank_job(model, scorers, n, out, **kwargs)
+    finally:
+        dist.destroy_process_group()

@@ -10,7 +10,9 @@ from latentatlas.cli._app import main
 @main.command("sample")
 @click.option("--model", "-m", "model_name", required=True,
               help="Generator: shipped model name or model folder.")
-@click.option("--n", "n", type=click.IntRange(1), required=True, help="Number of samples.")
+@click.option("--n", "--num-samples", "n", type=click.IntRange(1), required=True,
+              help="Number of samples (under torchrun write --num-samples: its parser takes --n "
+                   "for an abbreviation of its own options).")
 @click.option("--scorers", default="pixel", show_default=True,
               help="Comma-separated: celeba, mnist, dsprites, shapes3d (shipped predictors), "
                    "pixel, moments, morpho, or predictor model folders.")
@@ -31,26 +33,28 @@ from latentatlas.cli._app import main
               help="torch CPU threads (default: torch's).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue an unfinished bank in --out (--no-resume overwrites it).")
+@click.option("--ranks", type=click.IntRange(1), default=1, show_default=True,
+              help="Local processes sharing the work (gloo on CPU, NCCL on CUDA); the bank is "
+                   "the same. Or launch with `torchrun --nproc_per_node=N -m latentatlas sample`.")
+@click.option("--device", default=None,
+              help="cpu | cuda (each rank on cuda:LOCAL_RANK) | cuda:0 (default: cpu).")
 def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, batch_size,
-           chunk_size, thumbnails, fast, threads, resume) -> None:
+           chunk_size, thumbnails, fast, threads, resume, ranks, device) -> None:
     """Sample N latents, synthesise, score and store a latent bank (InterFaceGAN layout)."""
-    import torch
+    import os
 
-    from latentatlas.analysis.bank import sample_bank
-    from latentatlas.models import load
-    from latentatlas.scoring import build_scorer
+    from latentatlas.analysis.bank import sample_bank_job
 
-    if threads:
-        torch.set_num_threads(threads)
-    generator = load(model_name)
-    channels = int(getattr(generator, "img_channels", 3))
-    built = [build_scorer(s, channels=channels, fast=fast) for s in scorers.split(",") if s.strip()]
-    if not built:
+    names = [s.strip() for s in scorers.split(",") if s.strip()]
+    if not names:
         raise click.BadParameter("give at least one scorer", param_hint="--scorers")
-    bank = sample_bank(generator, built, n, out, seed=seed, truncation_psi=truncation,
-                       truncation_cutoff=truncation_cutoff, batch_size=batch_size,
-                       chunk_size=chunk_size, keep_thumbnails=thumbnails > 0,
-                       thumbnail_size=thumbnails or 32, resume=resume, model_name=model_name)
+    bank = sample_bank_job(model_name, names, n, out, ranks=ranks, device=device,
+                           threads=threads, fast=fast, seed=seed, truncation_psi=truncation,
+                           truncation_cutoff=truncation_cutoff, batch_size=batch_size,
+                           chunk_size=chunk_size, keep_thumbnails=thumbnails > 0,
+                           thumbnail_size=thumbnails or 32, resume=resume)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return
     ips = bank.meta.get("images_per_second_last_session", 0.0)
     click.echo(f"bank {out}: {len(bank)} samples, {len(bank.names)} scores "
                f"({', '.join(bank.names[:8])}{', ...' if len(bank.names) > 8 else ''}); "
