@@ -18,27 +18,12 @@ def convert(checkpoint, out, network) -> None:
 
     Nothing in the file is executed: pickles are read with an allow-list unpickler.
     """
-    from latentatlas.io.persistence import read_config
-    from latentatlas.models.convert import convert as convert_checkpoint
-    from latentatlas.utils import LatentAtlasError, write_run_record
+    from latentatlas.models.convert import convert_with_record
+    from latentatlas.utils import LatentAtlasError
 
     try:
-        folder = convert_checkpoint(checkpoint, out, network)
+        folder, source_format = convert_with_record(checkpoint, out, network,
+                                                    command_line=argv_command_line())
     except LatentAtlasError as e:
         raise click.ClickException(str(e)) from e
-    config = read_config(folder)
-    write_run_record(
-        folder,
-        command="convert",
-        config={
-            "command_line": argv_command_line(),
-            "checkpoint": str(checkpoint),
-            "network": network,
-            "out": str(folder),
-        },
-        metrics={
-            "source_format": config["metadata"].get("source_format"),
-            "kwargs": config["kwargs"],
-        },
-    )
-    click.echo(f"converted {checkpoint} ({config['metadata'].get('source_format')}) -> {folder}")
+    click.echo(f"converted {checkpoint} ({source_format}) -> {folder}")

@@ -39,10 +39,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentatlas.io.persistence import CONFIG_NAME, load_model, save_model
+from latentatlas.io.persistence import CONFIG_NAME, load_model, read_config, save_model
 from latentatlas.models.layers import setup_filter
 from latentatlas.models.stylegan2 import StyleGAN2Generator
 from latentatlas.utils.errors import CheckpointError
+from latentatlas.utils.runinfo import write_run_record
 
 FORMATS = ("stylegan2-ada", "stylegan3-repo", "rosinality", "latentatlas")
 
@@ -512,3 +513,25 @@ def convert(
     metadata = dict(getattr(model, "model_metadata", {}) or {})
     metadata.setdefault("source", str(path))
     return save_model(model, out_folder, metadata=metadata)
+
+
+def convert_with_record(
+    path: str | os.PathLike,
+    out_folder: str | os.PathLike,
+    network: str | None = None,
+    command_line: str | None = None,
+) -> tuple[Path, str | None]:
+    """:func:`convert`, then write run.json into the folder (``command_line``, source, network,
+    detected format and constructor kwargs): what ``latentatlas convert`` does. Returns the
+    folder and the source format."""
+    folder = convert(path, out_folder, network)
+    config = read_config(folder)
+    source_format = config["metadata"].get("source_format")
+    write_run_record(
+        folder,
+        command="convert",
+        config={"command_line": command_line, "checkpoint": str(path), "network": network,
+                "out": str(folder)},
+        metrics={"source_format": source_format, "kwargs": config["kwargs"]},
+    )
+    return folder, source_format
