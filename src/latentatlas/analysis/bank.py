@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, as_scorer, safe_name
 from latentatlas.utils.atomic import atomic_write_json
-from latentatlas.utils.distributed import agree, rank_world, sum_over_ranks
+from latentatlas.utils.distributed import RankFailedError, agree, rank_world, sum_over_ranks
 from latentatlas.utils.errors import DataError, LatentAtlasError, ShapeError
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
@@ -572,5 +572,7 @@ def _rank_main(rank: int, world: int, store: str, job: tuple) -> None:
     try:
         kwargs = {**kwargs, "device": str(device), "progress": kwargs["progress"] and rank == 0}
         sample_bank_job(model, scorers, n, out, **kwargs)
+    except RankFailedError:
+        pass  # the failed rank reports its own error (and fails the job)
     finally:
         dist.destroy_process_group()

@@ -50,6 +50,10 @@ def set_rank_threads(threads: int | None, world: int, device: torch.device) -> N
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
 
 
+class RankFailedError(LatentAtlasError):
+    """Another rank of the process group failed (it reports its own error)."""
+
+
 def _collective_device() -> torch.device:
     """Where collectives' tensors live: the current CUDA device under NCCL, else the CPU."""
     if dist.get_backend() == "nccl":
@@ -59,8 +63,9 @@ def _collective_device() -> torch.device:
 
 def agree(err: Exception | None, world: int, what: str, value: int = 0) -> int:
     """Every rank learns whether any rank failed (and rank 0's ``value``); so that no rank waits
-    forever for a failed one. Raises ``err`` on the rank that failed, an error naming the failed
-    ranks on the others. Single process: raises ``err`` if any, else returns ``value``."""
+    forever for a failed one. Raises ``err`` on the rank that failed, :class:`RankFailedError`
+    naming the failed ranks on the others. Single process: raises ``err`` if any, else returns
+    ``value``."""
     if world == 1:
         if err is not None:
             raise err
@@ -74,7 +79,7 @@ def agree(err: Exception | None, world: int, what: str, value: int = 0) -> int:
         raise err
     failed = [r for r in range(world) if flags[r]]
     if failed:
-        raise LatentAtlasError(f"rank(s) {failed} failed {what}; see their errors")
+        raise RankFailedError(f"rank(s) {failed} failed {what}; see their errors")
     return int(flags[world])
 
 
