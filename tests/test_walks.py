@@ -4,6 +4,9 @@ and editing / rendering / HiGAN re-scoring with any walk, on the toy generator."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -166,6 +169,19 @@ def test_nonlinear_walk_saves_as_a_model_folder_and_loads_back(tmp_path, rng):
     with torch.no_grad():
         t = torch.from_numpy(x)
         assert torch.equal(loaded.walk(t, 1.3, layers="0-1"), walk.walk(t, 1.3, layers="0-1"))
+
+
+def test_load_registers_walk_classes_in_a_fresh_process(tmp_path):
+    """latentatlas.load imports the directions package only for classes models/ does not know."""
+    NonlinearWalk(3, name="w3").save(tmp_path / "walk")
+    code = ("import sys, latentatlas; latentatlas.load('mnist'); "
+            "print('latentatlas.directions' in sys.modules); w = latentatlas.load(sys.argv[1]); "
+            "print(type(w).__name__, w.name, 'latentatlas.directions' in sys.modules)")
+    src = os.path.dirname(os.path.dirname(latentatlas.__file__))
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "walk")], env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["False", "NonlinearWalk", "w3", "True"]
 
 
 # --------------------------------------------------------------------------- editing with walks
