@@ -17,6 +17,8 @@ from latentatlas.models.base import Generator
 class _TinyStyleG(Generator):
     """z (8) -> mapping -> w (8); W+ with 2 layers; each layer's w drives half of an 8x8 image."""
 
+    config_fields = ("z_dim", "w_dim", "resolution", "channels")
+
     def __init__(self, z_dim: int = 8, w_dim: int = 8, resolution: int = 8, channels: int = 1):
         super().__init__()
         self.z_dim, self.w_dim, self.num_ws = z_dim, w_dim, 2
@@ -54,6 +56,8 @@ class _TinyStyleG(Generator):
 @register_model
 class _TinyZG(Generator):
     """Z-only generator: z (4) -> 8x8 image."""
+
+    config_fields = ("z_dim", "resolution", "channels")
 
     def __init__(self, z_dim: int = 4, resolution: int = 8, channels: int = 1):
         super().__init__()

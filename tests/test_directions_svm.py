@@ -170,7 +170,8 @@ def test_bad_inputs(rng):
         SVMBoundary(chosen_num_or_ratio=0.01, progress=False).fit(x, scores)
     with pytest.raises(ShapeError, match="single class"):
         svm.fit(x, labels=np.ones(100, bool))
+    magic = SVMBoundary(solver="magic")  # validation happens in fit, not __init__
     with pytest.raises(ShapeError, match="solver"):
-        SVMBoundary(solver="magic")
+        magic.fit(x, scores)
     with pytest.raises(RuntimeError, match="not fitted"):
         SVMBoundary().decision_function(x)

@@ -26,7 +26,7 @@ uses the per-layer effects of :func:`rescore` and assumes they add up (no extra 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from latentatlas.directions.base import Directions, Key
+from latentatlas.directions.walks import as_walk, is_walk
 from latentatlas.editing.edits import move, truncation_strengths
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
@@ -85,21 +86,38 @@ def _sample_codes(
 
 
 def _resolve_targets(
-    directions: Directions, attribute_names: Sequence[str], targets: Any
+    direction_names: Sequence[str], attribute_names: Sequence[str], targets: Any
 ) -> list[int | None]:
     names = list(attribute_names)
     if targets is None:
-        return [names.index(d) if d in names else None for d in directions.names]
+        return [names.index(d) if d in names else None for d in direction_names]
     if isinstance(targets, dict):
         out: list[int | None] = []
-        for d in directions.names:
+        for d in direction_names:
             t = targets.get(d)
             out.append(None if t is None else (names.index(t) if isinstance(t, str) else int(t)))
         return out
     vals = list(targets)
-    if len(vals) != len(directions):
-        raise ShapeError(f"got {len(vals)} targets for {len(directions)} directions")
+    if len(vals) != len(direction_names):
+        raise ShapeError(f"got {len(vals)} targets for {len(direction_names)} directions")
     return [None if t is None else (names.index(t) if isinstance(t, str) else int(t)) for t in vals]
+
+
+def _named_walks(directions: Any) -> list[tuple[str, Any]]:
+    """(name, walk) pairs from one walk, a {name: walk} mapping or a sequence of walks."""
+    if isinstance(directions, Mapping):
+        pairs = [(str(k), as_walk(v)) for k, v in directions.items()]
+    elif is_walk(directions):
+        pairs = [(str(getattr(directions, "name", None) or "walk_0"), as_walk(directions))]
+    else:
+        walks = [as_walk(w) for w in directions]
+        pairs = [(str(getattr(w, "name", None) or f"walk_{i}"), w) for i, w in enumerate(walks)]
+    if not pairs:
+        raise ShapeError("no walks to re-score")
+    names = [n for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ShapeError(f"walk names must be unique, got {names}; pass a {{name: walk}} dict")
+    return pairs
 
 
 @dataclass
@@ -190,7 +208,7 @@ class RescoreResult:
 
 def rescore(
     generator: Any,
-    directions: Directions,
+    directions: Directions | Any,
     scorer_fn: ScorerFn,
     attribute_names: Sequence[str],
     n: int = 2000,
@@ -213,6 +231,13 @@ def rescore(
     In W+ the edit on layer l is scaled by psi below the truncation cutoff (HiGAN's
     compensation). ``targets``: the attribute each direction should control (default: the
     attribute with the direction's name).
+
+    ``directions`` may also be any walk (:class:`~latentatlas.directions.walks.Walk`), a
+    ``{name: walk}`` dict or a list of walks (named by their ``name`` attribute): each code is
+    then edited by ``walk.walk(codes, lam, layers)`` with every layer selected for the
+    all-layer column (None for z / w codes) and ``[l]`` for layer l. The truncation
+    compensation is a Directions feature: walks are called with ``lam`` as is
+    (``config["walk_compensation"]`` is False).
     """
     m = len(attribute_names)
     if m == 0:
@@ -229,8 +254,25 @@ def rescore(
         if space == "wp" and truncation_psi != 1.0
         else None
     )
-    targets_idx = _resolve_targets(directions, attribute_names, targets)
-    k_dirs = len(directions)
+    if isinstance(directions, Directions):
+        direction_names = list(directions.names)
+
+        def edit(batch: torch.Tensor, k: int, layer_sel: Any) -> Any:
+            return move(batch, directions, lam, key=k, layers=layer_sel, layer_strength=strength)
+
+    else:
+        walks = _named_walks(directions)
+        direction_names = [n for n, _ in walks]
+
+        every_layer = list(range(num_layers)) if space == "wp" else None
+
+        def edit(batch: torch.Tensor, k: int, layer_sel: Any) -> Any:
+            with torch.no_grad():
+                out = walks[k][1].walk(batch, lam, every_layer if layer_sel is None else layer_sel)
+            return out if isinstance(out, torch.Tensor) else torch.as_tensor(np.asarray(out))
+
+    targets_idx = _resolve_targets(direction_names, attribute_names, targets)
+    k_dirs = len(direction_names)
     scores = np.zeros((k_dirs, num, 2 + len(layer_ids), m), dtype=np.float32)
     total = num * (1 + k_dirs * (1 + len(layer_ids)))
     device = getattr(generator, "device", torch.device("cpu"))
@@ -248,32 +290,31 @@ def rescore(
             stop = start + batch.shape[0]
             scores[:, start:stop, 0] = run(batch)
             for k in range(k_dirs):
-                edited = move(batch, directions, lam, key=k, layers=None, layer_strength=strength)
-                scores[k, start:stop, 1] = run(edited)
+                scores[k, start:stop, 1] = run(edit(batch, k, None))
                 for col, layer in enumerate(layer_ids):
-                    edited = move(
-                        batch, directions, lam, key=k, layers=[layer], layer_strength=strength
-                    )
-                    scores[k, start:stop, 2 + col] = run(edited)
+                    scores[k, start:stop, 2 + col] = run(edit(batch, k, [layer]))
     finally:
         bar.close()
+    config: dict[str, Any] = {
+        "n": int(num),
+        "lam": float(lam),
+        "space": space,
+        "layers": layers,
+        "truncation_psi": truncation_psi,
+        "truncation_cutoff": truncation_cutoff,
+        "batch_size": batch_size,
+    }
+    if not isinstance(directions, Directions):
+        config["walk_compensation"] = False
     return RescoreResult(
-        direction_names=list(directions.names),
+        direction_names=direction_names,
         attribute_names=list(attribute_names),
         targets=targets_idx,
         scores=scores,
         lam=float(lam),
         space=space,
         layers=layer_ids,
-        config={
-            "n": int(num),
-            "lam": float(lam),
-            "space": space,
-            "layers": layers,
-            "truncation_psi": truncation_psi,
-            "truncation_cutoff": truncation_cutoff,
-            "batch_size": batch_size,
-        },
+        config=config,
     )
 
 

@@ -1,6 +1,9 @@
-"""Latent directions: the :class:`Directions` object, InterFaceGAN / HiGAN SVM boundaries,
-conditional boundaries and entanglement measures. HiGAN's layer-wise re-scoring needs editing,
-so it sits a floor up, in :mod:`latentatlas.analysis.hierarchy`."""
+"""Latent directions: the :class:`Directions` object, the two protocols every method follows
+(the :class:`DirectionFinder` estimator and the :class:`Walk`), InterFaceGAN / HiGAN SVM
+boundaries, the reference :class:`NonlinearWalk`, conditional boundaries and entanglement
+measures. Importing this package registers :class:`NonlinearWalk` for ``latentatlas.load``.
+HiGAN's layer-wise re-scoring needs editing, so it sits a floor up, in
+:mod:`latentatlas.analysis.hierarchy`."""
 
 from latentatlas.directions.base import (
     Directions,
@@ -17,11 +20,30 @@ from latentatlas.directions.conditional import (
     project_boundary,
     score_change_matrix,
 )
+from latentatlas.directions.finder import FIT_INPUTS, DirectionFinder
 from latentatlas.directions.svm import SVMBoundary
+from latentatlas.directions.walks import (
+    NonlinearWalk,
+    Walk,
+    as_walk,
+    is_walk,
+    linear_walk,
+    restrict_layers,
+    walk_steps,
+)
 
 __all__ = [
+    "FIT_INPUTS",
+    "DirectionFinder",
     "Directions",
+    "NonlinearWalk",
     "SVMBoundary",
+    "Walk",
+    "as_walk",
+    "is_walk",
+    "linear_walk",
+    "restrict_layers",
+    "walk_steps",
     "conditional_directions",
     "cosine_matrix",
     "load_higan",

@@ -390,6 +390,19 @@ class Directions:
         dist = (x * n).sum(-1) if n.ndim == 2 else x @ n
         return dist + (0.0 if b is None else b)
 
+    # ------------------------------------------------------------------ the linear walk
+    def walk(self, latent: Any, alpha: Any, layers: Any = None, key: Key | None = None) -> Any:
+        """The linear walk (the :class:`~latentatlas.directions.walks.Walk` protocol): codes
+        moved by ``alpha`` along one direction, ``x + alpha n`` on its layer selection.
+
+        ``latent``: [N, d] or [N, L, d], numpy or torch (returned in the same type, float32).
+        ``alpha``: a number or one per code. ``layers``: None for the direction's own layer
+        selection, else another one. ``key``: which direction (optional when there is one).
+        Equal, bit for bit, to :func:`latentatlas.editing.move` (the offset edit)."""
+        from latentatlas.directions.walks import linear_walk
+
+        return linear_walk(self, latent, alpha, layers=layers, key=key)
+
     def equals(self, other: Directions) -> bool:
         """True when both hold bit-identical arrays and the same names/space/layers/metadata."""
         same_icpt = (self.intercepts is None) == (other.intercepts is None) and (

@@ -33,7 +33,9 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from latentatlas.directions.base import SPACES, Directions
+from latentatlas.directions.finder import DirectionFinder
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.rng import check_rng
 
 SOLVERS = ("auto", "libsvm", "fast", "liblinear")
 #: "auto" uses libsvm up to this many training rows, the fast solver above.
@@ -348,7 +350,7 @@ def _all_distances(x: np.ndarray, normal: np.ndarray, intercept: float) -> np.nd
     return (x.astype(dtype, copy=False) @ normal.astype(dtype)).astype(np.float64) + intercept
 
 
-class SVMBoundary:
+class SVMBoundary(DirectionFinder):
     """Train a semantic boundary (unit normal + intercept) with InterFaceGAN's semantics.
 
     Parameters
@@ -406,7 +408,14 @@ class SVMBoundary:
         The solver actually used.
     label_mode_ : str
         ``"scores"`` or ``"labels"``.
+
+    A scikit-learn estimator (the finder protocol, :mod:`latentatlas.directions.finder`):
+    ``get_params`` / ``set_params`` / ``sklearn.base.clone`` work, hyperparameters are checked
+    in :meth:`fit`, ``fit(X, y)`` means ``fit(codes, scores)`` and :meth:`score` is the accuracy
+    on held-out top / bottom rows, so ``GridSearchCV(SVMBoundary(...), {"C": [...]})`` runs.
     """
+
+    fit_requires = ("bank", "scores")
 
     def __init__(
         self,
@@ -424,16 +433,6 @@ class SVMBoundary:
         blas_threads: int | None = 1,
         progress: bool = True,
     ) -> None:
-        if space not in SPACES:
-            raise ShapeError(f"space must be one of {SPACES}, got {space!r}")
-        if solver not in SOLVERS:
-            raise ShapeError(f"solver must be one of {SOLVERS}, got {solver!r}")
-        if not chosen_num_or_ratio > 0:
-            raise ShapeError(f"chosen_num_or_ratio must be positive, got {chosen_num_or_ratio}")
-        if not 0 < split_ratio <= 1:
-            raise ShapeError(f"split_ratio must be in (0, 1], got {split_ratio}")
-        if not C > 0:
-            raise ShapeError(f"C must be positive, got {C}")
         self.space = space
         self.chosen_num_or_ratio = chosen_num_or_ratio
         self.split_ratio = split_ratio
@@ -448,13 +447,30 @@ class SVMBoundary:
         self.blas_threads = blas_threads
         self.progress = progress
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (for run records)."""
-        keys = (
-            "space chosen_num_or_ratio split_ratio invalid_value C solver layer seed name tol "
-            "min_working_set blas_threads"
-        ).split()
-        return {k: getattr(self, k) for k in keys}
+    #: The constructor arguments recorded in ``directions_.metadata["params"]``.
+    RECORDED_PARAMS = (
+        "space", "chosen_num_or_ratio", "split_ratio", "invalid_value", "C", "solver", "layer",
+        "seed", "name", "tol", "min_working_set", "blas_threads",
+    )
+
+    def _validate_params(self) -> None:
+        """Hyperparameter checks (in ``fit``, not ``__init__``, as scikit-learn requires)."""
+        if self.space not in SPACES:
+            raise ShapeError(f"space must be one of {SPACES}, got {self.space!r}")
+        if self.solver not in SOLVERS:
+            raise ShapeError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        for name, low in (("chosen_num_or_ratio", 0.0), ("C", 0.0), ("tol", 0.0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float, np.number)) or not value > low:
+                raise ShapeError(f"{name} must be positive, got {value!r}")
+        if not isinstance(self.split_ratio, (int, float, np.number)) or not (
+            0 < self.split_ratio <= 1
+        ):
+            raise ShapeError(f"split_ratio must be in (0, 1], got {self.split_ratio!r}")
+        if self.layer is not None and not isinstance(self.layer, (int, np.integer)):
+            raise ShapeError(f"layer must be None or an int, got {self.layer!r}")
+        if not isinstance(self.min_working_set, (int, np.integer)) or self.min_working_set < 2:
+            raise ShapeError(f"min_working_set must be an int >= 2, got {self.min_working_set!r}")
 
     # ------------------------------------------------------------------ input handling
     def _check_latents(self, latents: Any) -> np.ndarray:
@@ -472,9 +488,9 @@ class SVMBoundary:
             raise ShapeError("latents contain NaN or Inf")
         return x
 
-    def _split(self, scores: Any, labels: Any, n: int) -> dict[str, Any]:
-        """Row indices of the training / validation / remaining sets (InterFaceGAN / HiGAN)."""
-        rng = np.random.default_rng(self.seed)
+    def _select(self, scores: Any, labels: Any, n: int) -> dict[str, Any]:
+        """The positive / negative rows (unshuffled) and the remaining rows (InterFaceGAN /
+        HiGAN selection, steps 1-3 and 5 of the module docstring)."""
         use_labels = labels is not None
         values = np.asarray(labels if use_labels else scores)
         if values.ndim == 2 and values.shape[1] == 1:
@@ -519,8 +535,6 @@ class SVMBoundary:
             neg = rows[~positive]
             if pos.size == 0 or neg.size == 0:
                 raise ShapeError("labels contain a single class; need positives and negatives")
-            pos, neg = rng.permutation(pos), rng.permutation(neg)
-            ptr, ntr = int(pos.size * self.split_ratio), int(neg.size * self.split_ratio)
             remaining, remaining_labels = np.empty(0, int), np.empty(0, bool)
             counts.update(positives=int(pos.size), negatives=int(neg.size))
         else:
@@ -529,13 +543,34 @@ class SVMBoundary:
             chosen = int(valid * r) if 0 < r <= 1 else int(r)
             chosen = min(chosen, valid // 2)
             sorted_rows, sorted_vals = rows[order], values[order]
-            pos = rng.permutation(sorted_rows[:chosen])
-            neg = rng.permutation(sorted_rows[valid - chosen :])
-            ptr = ntr = int(chosen * self.split_ratio)
+            pos = sorted_rows[:chosen]
+            neg = sorted_rows[valid - chosen :]
             remaining = sorted_rows[chosen : valid - chosen]
             threshold = (sorted_vals[0] + sorted_vals[-1]) / 2
             remaining_labels = sorted_vals[chosen : valid - chosen] >= threshold
             counts.update(chosen_num=chosen, decision_value=float(threshold))
+        return {
+            "use_labels": use_labels,
+            "pos": pos,
+            "neg": neg,
+            "remaining": remaining,
+            "remaining_y": remaining_labels,
+            "counts": counts,
+        }
+
+    def _split(
+        self, scores: Any, labels: Any, n: int, rng: np.random.Generator | None = None
+    ) -> dict[str, Any]:
+        """Row indices of the training / validation / remaining sets (InterFaceGAN / HiGAN)."""
+        rng = np.random.default_rng(self.seed) if rng is None else rng
+        sel = self._select(scores, labels, n)
+        counts = sel["counts"]
+        pos, neg = rng.permutation(sel["pos"]), rng.permutation(sel["neg"])
+        if sel["use_labels"]:
+            ptr, ntr = int(pos.size * self.split_ratio), int(neg.size * self.split_ratio)
+        else:
+            ptr = ntr = int(counts["chosen_num"] * self.split_ratio)
+        remaining, remaining_labels = sel["remaining"], sel["remaining_y"]
         if ptr < 1 or ntr < 1:
             raise ShapeError(
                 f"too few samples: {pos.size} positives / {neg.size} negatives with "
@@ -555,7 +590,7 @@ class SVMBoundary:
             remaining_positive=int(remaining_labels.sum()),
         )
         return {
-            "use_labels": use_labels,
+            "use_labels": sel["use_labels"],
             "train": train,
             "train_y": train_y,
             "val": val,
@@ -565,23 +600,67 @@ class SVMBoundary:
             "counts": counts,
         }
 
+    def _resolve_inputs(self, bank: Any, scores: Any, labels: Any) -> tuple[Any, Any, Any]:
+        """Codes and scores / labels from arrays, or from a latent bank object (anything with
+        ``latents(space)`` and a ``scores`` mapping, e.g. :class:`latentatlas.analysis.Bank`)
+        with score / label names."""
+        if callable(getattr(bank, "latents", None)):
+            table = getattr(bank, "scores", {})
+
+            def column(value: Any) -> Any:
+                if not isinstance(value, str):
+                    return value
+                if value not in table:
+                    raise ShapeError(f"the bank has no scores {value!r}; it has {list(table)}")
+                return table[value]
+
+            return bank.latents(self.space), column(scores), column(labels)
+        for value in (scores, labels):
+            if isinstance(value, str):
+                raise ShapeError(f"a score name ({value!r}) needs a bank object, not an array")
+        return bank, scores, labels
+
     # ------------------------------------------------------------------ fitting
     def fit(
-        self, latents: Any, scores: Any = None, *, labels: Any = None, name: str | None = None
+        self,
+        bank: Any = None,
+        scores: Any = None,
+        *,
+        labels: Any = None,
+        name: str | None = None,
+        generator: Any = None,
+        scorer: Any = None,
+        rng: np.random.Generator | int | None = None,
     ) -> SVMBoundary:
-        """Fit on codes [N, d] (or W+ [N, L, d]) and scores [N] / [N, 1] or binary ``labels``.
+        """Fit on codes (``bank``: [N, d] or W+ [N, L, d]) and ``scores`` [N] / [N, 1], or binary
+        ``labels`` (the finder protocol, :mod:`latentatlas.directions.finder`).
 
+        ``fit(X, y)`` is ``fit(codes, scores)``, what scikit-learn's model selection calls.
         Scores whose valid values are exactly two of {-1, 0, 1} (or a boolean array) are treated
-        as binary labels (HiGAN's labels mode).
+        as binary labels (HiGAN's labels mode). ``bank`` may also be a latent bank object
+        (``latents(space)`` and a ``scores`` mapping) with ``scores`` / ``labels`` given by name.
+        ``rng`` (a seed or numpy Generator) replaces ``seed`` for the train / validation
+        shuffles; ``generator`` and ``scorer`` are not used.
         """
+        self._validate_params()
         if (scores is None) == (labels is None):
             raise ShapeError("pass exactly one of scores or labels")
+        self._check_fit_inputs(bank=bank, scores=scores if labels is None else labels)
+        latents, scores, labels = self._resolve_inputs(bank, scores, labels)
+        shuffle = None if rng is None else check_rng(rng)
         with threadpool_limits(limits=self.blas_threads):
-            return self._fit(latents, scores, labels, name)
+            return self._fit(latents, scores, labels, name, shuffle)
 
-    def _fit(self, latents: Any, scores: Any, labels: Any, name: str | None) -> SVMBoundary:
+    def _fit(
+        self,
+        latents: Any,
+        scores: Any,
+        labels: Any,
+        name: str | None,
+        rng: np.random.Generator | None = None,
+    ) -> SVMBoundary:
         x = self._check_latents(latents)
-        split = self._split(scores, labels, x.shape[0])
+        split = self._split(scores, labels, x.shape[0], rng)
         n_train = split["train"].size
         solver = self.solver
         if solver == "auto":
@@ -667,7 +746,7 @@ class SVMBoundary:
                 "remaining_accuracy": [self.remaining_accuracy_],
             },
             metadata={
-                "params": self.get_params(),
+                "params": {k: getattr(self, k) for k in self.RECORDED_PARAMS},
                 "solver": solver,
                 "label_mode": self.label_mode_,
                 "counts": self.counts_,
@@ -679,8 +758,7 @@ class SVMBoundary:
 
     # ------------------------------------------------------------------ inference
     def _fitted(self) -> None:
-        if not hasattr(self, "directions_"):
-            raise RuntimeError("SVMBoundary is not fitted yet; call fit() first")
+        self._check_fitted()
 
     def decision_function(self, latents: Any) -> np.ndarray:
         """Signed distances ``n . x + b``: [N] (or [N, L] for per-layer boundaries)."""
@@ -701,3 +779,31 @@ class SVMBoundary:
     def predict(self, latents: Any) -> np.ndarray:
         """Boolean positive-side predictions."""
         return self.decision_function(latents) > 0
+
+    def score(self, bank: Any, scores: Any = None, *, labels: Any = None) -> float:
+        """Accuracy on the rows ``fit`` would learn from: of ``bank``'s codes, the top and bottom
+        ``chosen_num_or_ratio`` by ``scores`` (labelled positive / negative, as in ``fit``, all
+        of them: there is no train / validation split here), or every valid row for binary
+        ``labels``. Per-layer boundaries: the mean over layers.
+
+        With ``fit(X, y)`` this is the ``score(X, y)`` scikit-learn's model selection calls on
+        held-out folds (e.g. ``GridSearchCV(SVMBoundary(), {"C": [...]})``): the fraction of
+        the held-out top / bottom rows on the right side of the boundary.
+        """
+        self._fitted()
+        if (scores is None) == (labels is None):
+            raise ShapeError("pass exactly one of scores or labels")
+        latents, scores, labels = self._resolve_inputs(bank, scores, labels)
+        x = self._check_latents(latents)
+        sel = self._select(scores, labels, x.shape[0])
+        pos, neg = sel["pos"], sel["neg"]
+        if pos.size == 0 or neg.size == 0:
+            raise ShapeError(
+                f"too few samples to score: {pos.size} positives / {neg.size} negatives"
+            )
+        rows = np.concatenate([pos, neg])
+        truth = np.concatenate([np.ones(pos.size, bool), np.zeros(neg.size, bool)])
+        pred = self.predict(x[rows])
+        if pred.ndim == 2:
+            truth = truth[:, None]
+        return float((pred == truth).mean())

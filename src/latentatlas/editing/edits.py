@@ -15,6 +15,10 @@ the same type (float32). Modes:
 - :func:`jitter`: move along a direction while adding seeded noise to, or re-sampling, a layer
   group (HiGAN's jittering).
 - :func:`style_mix`: copy a layer range from other codes.
+
+:func:`move`, :func:`interpolate` and :func:`jitter` also accept any walk (an object with
+``walk(latent, alpha, layers)`` and ``space``, see :mod:`latentatlas.directions.walks`) in place
+of a Directions: non-linear walks, class-dependent directions and controllers edit the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 
 from latentatlas.directions.base import Directions, Key, parse_layers
+from latentatlas.directions.walks import as_walk, layer_offsets, walk_steps
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
@@ -47,6 +52,27 @@ def _back(t: torch.Tensor, was_numpy: bool) -> Any:
     return t.cpu().numpy() if was_numpy else t
 
 
+def _other_walk(
+    directions: Any, key: Any, layers: Any, layer_strength: Any, truncation_psi: float
+) -> tuple[Any, Any] | None:
+    """(walk, layers) when ``directions`` is a walk other than a Directions, else None.
+
+    Such a walk is called as ``walk.walk(latent, alpha, layers)``: the values are its own
+    amounts, ``layers="default"`` becomes None (the walk's default), and the Directions-only
+    options (another ``key``, ``layer_strength``, truncation compensation) are refused."""
+    if isinstance(directions, Directions):
+        return None
+    walk = as_walk(directions)
+    if key not in (0, None):
+        raise ShapeError(f"key={key!r} applies to Directions only, not to {type(walk).__name__}")
+    if layer_strength is not None or truncation_psi != 1.0:
+        raise ShapeError(
+            "layer_strength / truncation compensation apply to Directions only; a walk moves "
+            "layers its own way"
+        )
+    return walk, None if isinstance(layers, str) and layers == "default" else layers
+
+
 def truncation_strengths(
     num_layers: int, psi: float = 1.0, cutoff: int | None = None
 ) -> np.ndarray:
@@ -58,47 +84,6 @@ def truncation_strengths(
     stop = num_layers if cutoff is None else max(0, min(int(cutoff), num_layers))
     s[:stop] = psi
     return s
-
-
-def layer_offsets(
-    directions: Directions,
-    key: Key,
-    code_shape: Sequence[int],
-    layers: Any = "default",
-    layer_strength: Any = None,
-) -> torch.Tensor:
-    """The per-unit-step offset added to codes of shape ``code_shape`` ([d] or [L, d]).
-
-    For [L, d] codes: layer l gets ``s_l * n_l`` on the selected layers and 0 elsewhere, where
-    n_l is the direction's layer-l vector (or its single vector for [K, d] directions).
-    ``layers="default"`` uses the direction's own layer selection; None means all layers.
-    """
-    vec = torch.from_numpy(directions.vector(key).astype(np.float32))
-    code_shape = tuple(int(v) for v in code_shape)
-    if vec.shape[-1] != code_shape[-1]:
-        raise ShapeError(f"direction dim {vec.shape[-1]} != code dim {code_shape[-1]}")
-    if len(code_shape) == 1:
-        if vec.ndim != 1:
-            raise ShapeError("per-layer directions need W+ codes [N, L, d]")
-        if layer_strength is not None or (layers not in ("default", None)):
-            raise ShapeError("layers / layer_strength apply to W+ codes [N, L, d] only")
-        return vec
-    num_layers = code_shape[0]
-    if vec.ndim == 2 and vec.shape[0] != num_layers:
-        raise ShapeError(f"direction has {vec.shape[0]} layers, codes have {num_layers}")
-    sel = directions.layers_of(key) if isinstance(layers, str) and layers == "default" else layers
-    sel = parse_layers(sel, num_layers)
-    mask = torch.zeros(num_layers)
-    mask[list(range(num_layers)) if sel is None else list(sel)] = 1.0
-    if layer_strength is not None:
-        strength = torch.as_tensor(np.asarray(layer_strength, dtype=np.float32)).reshape(-1)
-        if strength.numel() == 1:
-            strength = strength.expand(num_layers)
-        if strength.numel() != num_layers:
-            raise ShapeError(f"layer_strength needs {num_layers} values, got {strength.numel()}")
-        mask = mask * strength
-    full = vec.expand(num_layers, -1) if vec.ndim == 1 else vec
-    return full * mask[:, None]
 
 
 def _strength_arg(
@@ -132,7 +117,17 @@ def interpolate(
     W+ edits move the selected layers only (``layers``; default: the direction's own selection),
     scaled per layer by ``layer_strength`` or by the truncation compensation
     ``truncation_strengths(L, truncation_psi, truncation_cutoff)``.
+
+    ``directions`` may also be any walk (:class:`~latentatlas.directions.walks.Walk`): then the
+    values are the walk's amounts, ``walk.walk(latents, t, layers)`` for each (``mode`` does
+    not apply).
     """
+    other = _other_walk(directions, key, layers, layer_strength, truncation_psi)
+    if other is not None:
+        if mode not in ("distance", "offset"):
+            raise ShapeError(f"mode must be 'distance' or 'offset', got {mode!r}")
+        with torch.no_grad():  # edits never track gradients (codes are detached, as below)
+            return walk_steps(other[0], latents, distances, other[1])
     x, was_numpy = _as_tensor(latents)
     steps = torch.as_tensor(np.asarray(distances, dtype=np.float32)).reshape(-1)
     if steps.numel() == 0 or not torch.isfinite(steps).all():
@@ -162,7 +157,14 @@ def move(
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
 ) -> Any:
-    """One offset edit ``x + a n`` (a scalar, or one value per code), same shape as the codes."""
+    """One offset edit ``x + a n`` (a scalar, or one value per code), same shape as the codes.
+
+    ``directions`` may also be any walk: then this is ``walk.walk(latents, amount, layers)``
+    (equal, for a Directions, to ``directions.walk(latents, amount, layers, key)``)."""
+    other = _other_walk(directions, key, layers, layer_strength, truncation_psi)
+    if other is not None:
+        with torch.no_grad():
+            return other[0].walk(latents, amount, other[1])
     x, was_numpy = _as_tensor(latents)
     a = torch.as_tensor(np.asarray(amount, dtype=np.float32)).reshape(-1)
     if a.numel() not in (1, x.shape[0]):

@@ -1,8 +1,10 @@
 """Save / load models as a folder: ``config.json`` + ``model.safetensors`` (the hub convention).
 
-config.json holds the registered class name, the format version, the constructor kwargs and free
-metadata. Loading only ever instantiates classes registered with :func:`register_model`; nothing in
-the folder is executed or unpickled.
+config.json holds the registered class name, the format version, the model's declared config
+(the constructor arguments named by the class's ``config_fields``; runtime-only ones such as a
+compute ``dtype`` are excluded by its ``runtime_fields``) under ``kwargs``, and free metadata.
+Loading only ever instantiates classes registered with :func:`register_model`; nothing in the
+folder is executed or unpickled.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -45,53 +47,147 @@ def model_classes() -> dict[str, type[nn.Module]]:
 
 
 class ConfigModule(nn.Module):
-    """nn.Module that records the arguments its constructor was called with.
+    """nn.Module whose config (the constructor arguments saved to config.json) is declared.
 
-    ``self.init_kwargs`` is what :func:`save_model` stores in config.json, so a subclass only has
-    to take JSON-serialisable constructor arguments to become saveable.
+    A subclass declares, as class attributes, which constructor arguments define the model and
+    which only choose how this machine computes with it (in the spirit of diffusers'
+    ``register_to_config`` / ``ignore_for_config``):
+
+    ``config_fields``
+        Constructor argument names saved to config.json: what a model folder must say to rebuild
+        the same network. ``None`` (the default for ad-hoc classes) means every constructor
+        argument that is not a runtime field; every built-in model declares its tuple.
+    ``runtime_fields``
+        Constructor argument names that are runtime-only (compute ``dtype``, ``device``, the
+        like): recorded on the instance, never saved, and ignored when an older config.json
+        still carries them, so the loading machine's defaults apply.
+
+    The declaration is checked when the class is defined: with ``config_fields`` declared, each
+    named constructor argument must be in exactly one of the two tuples, and each declared name
+    must be a constructor argument (or go to ``**kwargs``).
+
+    Instances record the arguments their constructor was called with (defaults applied):
+    ``init_kwargs`` holds all of them (config and runtime: enough to rebuild this very
+    instance), :attr:`config_kwargs` the declared config that :func:`save_model` writes.
     """
 
+    #: Constructor arguments saved to config.json (None: every non-runtime argument).
+    config_fields: ClassVar[tuple[str, ...] | None] = None
+    #: Constructor arguments that are runtime-only (dtype, device): never saved.
+    runtime_fields: ClassVar[tuple[str, ...]] = ()
     init_kwargs: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         orig_init = cls.__dict__.get("__init__")
-        if orig_init is None:
-            return
-        sig = inspect.signature(orig_init)
+        if orig_init is not None:
+            sig = inspect.signature(orig_init)
 
-        @functools.wraps(orig_init)
-        def __init__(self, *args: Any, **kw: Any) -> None:
-            # The outermost constructor call (the concrete class) records the kwargs.
-            if "_recording_init" not in self.__dict__:
-                bound = sig.bind(self, *args, **kw)
-                bound.apply_defaults()
-                recorded = dict(bound.arguments)
-                recorded.pop("self")
-                for name, p in sig.parameters.items():
-                    if p.kind is inspect.Parameter.VAR_KEYWORD and name in recorded:
-                        recorded.update(recorded.pop(name))
-                    elif p.kind is inspect.Parameter.VAR_POSITIONAL and name in recorded:
-                        raise TypeError(f"{cls.__name__}: *args are not supported by ConfigModule")
-                object.__setattr__(self, "_recording_init", True)
-                orig_init(self, *args, **kw)
-                object.__setattr__(self, "init_kwargs", recorded)
-            else:
-                orig_init(self, *args, **kw)
+            @functools.wraps(orig_init)
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                # The outermost constructor call (the concrete class) records the kwargs.
+                if "_recording_init" not in self.__dict__:
+                    bound = sig.bind(self, *args, **kw)
+                    bound.apply_defaults()
+                    recorded = dict(bound.arguments)
+                    recorded.pop("self")
+                    for name, p in sig.parameters.items():
+                        if p.kind is inspect.Parameter.VAR_KEYWORD and name in recorded:
+                            recorded.update(recorded.pop(name))
+                        elif p.kind is inspect.Parameter.VAR_POSITIONAL and name in recorded:
+                            raise TypeError(
+                                f"{cls.__name__}: *args are not supported by ConfigModule"
+                            )
+                    object.__setattr__(self, "_recording_init", True)
+                    orig_init(self, *args, **kw)
+                    object.__setattr__(self, "init_kwargs", recorded)
+                else:
+                    orig_init(self, *args, **kw)
 
-        cls.__init__ = __init__  # type: ignore[method-assign]
+            cls.__init__ = __init__  # type: ignore[method-assign]
+        _check_declaration(cls)
+
+    @property
+    def config_kwargs(self) -> dict[str, Any]:
+        """The declared config: the constructor arguments :func:`save_model` writes."""
+        return config_kwargs_of(type(self), self.init_kwargs)
+
+    @property
+    def runtime_kwargs(self) -> dict[str, Any]:
+        """The runtime-only constructor arguments this instance was built with."""
+        runtime = set(type(self).runtime_fields)
+        return {k: v for k, v in self.init_kwargs.items() if k in runtime}
+
+
+def _init_parameters(cls: type) -> tuple[list[str], bool]:
+    """(named constructor parameters, whether the constructor takes ``**kwargs``)."""
+    sig = inspect.signature(cls.__init__)  # follows __wrapped__ to the declared signature
+    names, var_kw = [], False
+    for i, (name, p) in enumerate(sig.parameters.items()):
+        if i == 0 and name == "self":
+            continue
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            var_kw = True
+        elif p.kind is not inspect.Parameter.VAR_POSITIONAL:
+            names.append(name)
+    return names, var_kw
+
+
+def _check_declaration(cls: type) -> None:
+    """Validate ``config_fields`` / ``runtime_fields`` against the constructor (TypeError)."""
+    runtime = tuple(cls.runtime_fields)  # type: ignore[attr-defined]
+    config = cls.config_fields  # type: ignore[attr-defined]
+    if isinstance(runtime, str) or (config is not None and isinstance(config, str)):
+        raise TypeError(f"{cls.__name__}: config_fields / runtime_fields must be tuples of names")
+    if "__init__" not in vars(cls) and "config_fields" not in vars(cls) and (
+        "runtime_fields" not in vars(cls)
+    ):
+        return  # nothing new to check
+    params, var_kw = _init_parameters(cls)
+    declared = set(runtime) | set(config or ())
+    both = set(runtime) & set(config or ())
+    if both:
+        raise TypeError(f"{cls.__name__}: {sorted(both)} declared both config and runtime")
+    unknown = [n for n in declared if n not in params]
+    if unknown and not var_kw:
+        raise TypeError(
+            f"{cls.__name__}: declared fields {sorted(unknown)} are not constructor arguments"
+        )
+    if config is not None:
+        undeclared = [n for n in params if n not in declared]
+        if undeclared:
+            raise TypeError(
+                f"{cls.__name__}: constructor arguments {undeclared} are neither in config_fields "
+                "nor in runtime_fields; declare each one"
+            )
+
+
+def config_kwargs_of(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The part of constructor ``kwargs`` that ``cls`` declares as config (see ConfigModule)."""
+    runtime = set(getattr(cls, "runtime_fields", ()))
+    fields = getattr(cls, "config_fields", None)
+    if fields is None:
+        return {k: v for k, v in kwargs.items() if k not in runtime}
+    stray = sorted(k for k in kwargs if k not in runtime and k not in fields)
+    if stray:
+        raise TypeError(
+            f"{cls.__name__}: constructor arguments {stray} are not declared in config_fields "
+            "or runtime_fields; they would not be saved"
+        )
+    return {k: kwargs[k] for k in fields if k in kwargs}
 
 
 def save_model(
     model: nn.Module,
     folder: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
-    kwargs_update: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/config.json`` and ``folder/model.safetensors`` atomically.
 
-    ``kwargs_update`` replaces constructor kwargs in the saved config only (e.g. a compute
-    ``dtype`` chosen for training that should not follow the weights to other machines)."""
+    config.json's ``kwargs`` are the model's declared config (:attr:`ConfigModule.config_kwargs`):
+    runtime-only constructor arguments (a compute ``dtype`` chosen for training, a device) are
+    excluded by the class's ``runtime_fields`` declaration, so they never follow the weights to
+    other machines."""
     from safetensors.torch import save_file
 
     name = type(model).__name__
@@ -99,6 +195,7 @@ def save_model(
         raise TypeError(f"{name} is not registered with @register_model; cannot save it")
     if not hasattr(model, "init_kwargs"):
         raise TypeError(f"{name} does not derive from ConfigModule; its kwargs are unknown")
+    kwargs = config_kwargs_of(type(model), model.init_kwargs)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared / non-contiguous storage: store independent contiguous copies.
@@ -109,7 +206,7 @@ def save_model(
         "class": name,
         "format_version": FORMAT_VERSION,
         "latentatlas_version": __version__,
-        "kwargs": {**model.init_kwargs, **(kwargs_update or {})},
+        "kwargs": kwargs,
         "metadata": metadata or {},
     }
     atomic_write_json(folder / CONFIG_NAME, config)
@@ -156,8 +253,15 @@ def load_model(
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise CheckpointError(f"{folder}: no {WEIGHTS_NAME}")
+    kwargs = config["kwargs"]
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{folder / CONFIG_NAME}: 'kwargs' must be a JSON object")
+    # Runtime-only arguments written by older versions (e.g. "dtype") are the loading
+    # machine's choice: drop them so the class defaults apply.
+    runtime = set(getattr(cls, "runtime_fields", ()))
+    kwargs = {k: v for k, v in kwargs.items() if k not in runtime}
     try:
-        model = cls(**config["kwargs"])
+        model = cls(**kwargs)
     except TypeError as e:
         raise CheckpointError(
             f"{folder / CONFIG_NAME}: kwargs do not fit {cls.__name__}: {e}"

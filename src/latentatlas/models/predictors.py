@@ -161,6 +161,11 @@ class AttributePredictor(ConfigModule):
         stem_stride: 2 halves the input right away (cheaper, for large inputs).
     """
 
+    config_fields = (
+        "in_channels", "resolution", "heads", "width", "max_width", "blocks_per_stage",
+        "final_size", "embedding_dim", "dropout", "stem_stride",
+    )
+
     def __init__(
         self,
         in_channels: int = 3,

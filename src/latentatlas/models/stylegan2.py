@@ -411,6 +411,13 @@ class StyleGAN2Generator(Generator):
         dtype: compute dtype of the fast path: "auto" (bf16 where native), "float32", "bfloat16".
     """
 
+    config_fields = (
+        "z_dim", "w_dim", "c_dim", "img_resolution", "img_channels", "mapping_layers",
+        "channel_base", "channel_max", "conv_clamp", "mapping_lr_multiplier",
+        "embed_features", "layer_features", "w_avg_beta", "num_fp16_res", "impl",
+    )
+    runtime_fields = ("dtype",)
+
     def __init__(
         self,
         z_dim: int = 512,
@@ -738,6 +745,13 @@ class StyleGAN2Discriminator(ConfigModule):
     blocks (channels_last for bf16); the epilogue's dense layers run in fp32. Conditional (c_dim
     > 0) discriminators project the output onto an embedding of c from a mapping network.
     """
+
+    config_fields = (
+        "c_dim", "img_resolution", "img_channels", "channel_base", "channel_max",
+        "conv_clamp", "cmap_dim", "mbstd_group_size", "mbstd_num_channels",
+        "mapping_layers", "num_fp16_res",
+    )
+    runtime_fields = ("dtype",)
 
     def __init__(
         self,

@@ -186,6 +186,8 @@ class VAE(ConfigModule):
         likelihood: ``"bernoulli"`` (on logits), ``"gaussian"`` or ``"laplace"``.
     """
 
+    config_fields = ("latent_dim", "channels", "image_size", "architecture", "likelihood")
+
     def __init__(
         self,
         latent_dim: int = 10,

@@ -63,6 +63,11 @@ class ZGenerator(Generator):
             3x3 conv, ProGAN).
     """
 
+    config_fields = (
+        "z_dim", "img_resolution", "img_channels", "channel_base", "channel_max", "c_dim",
+        "norm", "upsample",
+    )
+
     def __init__(
         self,
         z_dim: int = 128,
@@ -216,6 +221,8 @@ class ZDiscriminator(ConfigModule):
     """DCGAN-style discriminator: 4x4 stride-2 convolutions with lrelu down to 4x4, then a linear
     logit. No batch norm (WGAN-GP friendly). Conditional models add a projection term
     <embed(c), features>."""
+
+    config_fields = ("img_resolution", "img_channels", "channel_base", "channel_max", "c_dim")
 
     def __init__(
         self,

@@ -813,8 +813,8 @@ class GANTrainer:
         model_dir = None
         init_kwargs = getattr(self.G_ema, "init_kwargs", {})
         # The compute dtype chosen for training (bf16 on an AMX CPU) must not follow the weights
-        # (fp32) to machines where bf16 is emulated and slow: the saved model says "auto".
-        kwargs_update = {"dtype": "auto"} if "dtype" in init_kwargs else None
+        # (fp32) to machines where bf16 is emulated and slow: generators declare ``dtype`` a
+        # runtime field, so save_model leaves it out and a loaded model uses its default "auto".
         try:
             model_dir = save_model(
                 self.G_ema, self.out_dir / "model",
@@ -822,7 +822,6 @@ class GANTrainer:
                           "kimg": self.step * self.config.batch / 1000,
                           "command": self.command,
                           "training_dtype": init_kwargs.get("dtype")},
-                kwargs_update=kwargs_update,
             )
         except TypeError as e:  # an unregistered stand-in network: weights stay in checkpoints
             warnings.warn(f"G_ema not saved as a model folder: {e}", stacklevel=2)
