@@ -434,7 +434,8 @@ def test_export_gan_saves_any_checkpoints_g_ema_as_a_model(tmp_path):
 
 
 def test_presets_fix_architecture_and_explicit_options_win():
-    from latentatlas.training.gan_presets import GAN_PRESETS, resolve_gan_settings
+    from latentatlas.training.gan_presets import GAN_PRESETS
+    from latentatlas.training.gan_run import resolve_gan_settings
 
     assert set(GAN_PRESETS) == {"celeba64", "shapes3d", "dsprites", "mnist"}
     s = resolve_gan_settings("dsprites", {"kimg": 2.0, "seed": 5})

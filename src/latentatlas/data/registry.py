@@ -106,28 +106,3 @@ def get_dataset(name: str, **kwargs: Any) -> GroundTruthData | LabeledImages:
     """Build (procedural) or load (real) a data set by name; ``kwargs`` go to its constructor or
     loader (e.g. ``get_dataset("celeba", resolution=32, max_images=1000)``)."""
     return dataset_spec(name).factory(**kwargs)
-
-
-def load_vae_data(name: str):
-    """A VAE training / evaluation set by name: ``dsprites`` (binary), ``dsprites_color`` /
-    ``dsprites_noisy`` (:class:`GroundTruthData`), or a ``.npy`` file of NHWC float images in
-    [0, 1] (an array, memory-mapped; train only)."""
-    if name.endswith(".npy"):
-        from pathlib import Path
-
-        import numpy as np
-
-        path = Path(name)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-        try:
-            return np.load(path, allow_pickle=False, mmap_mode="r")
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path}: not a readable .npy array ({e})") from e
-    if name == "dsprites" or name.startswith("dsprites_"):
-        from latentatlas.data.dsprites import DSpritesLike
-
-        variant = "binary" if name == "dsprites" else name.split("_", 1)[1]
-        return DSpritesLike(variant=variant)
-    raise DataError(f"unknown data set {name!r}; use dsprites, dsprites_color, dsprites_noisy "
-                    "or a .npy file of NHWC images in [0, 1]")

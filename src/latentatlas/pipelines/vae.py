@@ -14,7 +14,7 @@ def train_vae_run(objective: str, data: str, out: str | os.PathLike, *, steps: i
                   resume: bool = False, checkpoint_every: int = 1000, log_every: int = 100,
                   command: str | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
     """Train a VAE with ``objective`` (betavae, factorvae, ...) on ``data`` (a name of
-    :func:`~latentatlas.data.registry.load_vae_data`) into ``out``, then save its figures.
+    :func:`~latentatlas.data.vae_sets.load_vae_data`) into ``out``, then save its figures.
 
     ``hyper``: the objective's hyper-parameters (beta, gamma, c_max, ...; None values keep the
     objective's defaults). The networks are initialised from torch seed ``seed``. Returns the
@@ -24,7 +24,7 @@ def train_vae_run(objective: str, data: str, out: str | os.PathLike, *, steps: i
     import numpy as np
     import torch
 
-    from latentatlas.data.registry import load_vae_data
+    from latentatlas.data.vae_sets import load_vae_data
     from latentatlas.models.vae import VAE
     from latentatlas.report.vae_figures import save_vae_figures
     from latentatlas.training.vae import VAETrainConfig, train_vae

@@ -8,7 +8,7 @@ extrapolated from throughput measured on a busy machine (see docs/training.md: m
 and how they were taken), not measured on an idle one. Every run is resumable (``--resume``): run
 it in several sittings, or extend a finished run by resuming with a larger ``--kimg``.
 ``latentatlas train gan --preset NAME --out DIR`` runs one; every option given explicitly on the
-command line overrides the preset's value (:func:`resolve_gan_settings`). See docs/training.md.
+command line overrides the preset's value. See docs/training.md.
 
 Keys: ``arch`` (stylegan2 | zgen), ``data``, ``resolution``, ``generator`` / ``discriminator``
 (constructor kwargs besides resolution and channels), ``train`` (:class:`GANTrainConfig` fields).
@@ -82,53 +82,3 @@ def gan_preset(name: str) -> dict[str, Any]:
     if name not in GAN_PRESETS:
         raise LatentAtlasError(f"unknown GAN preset {name!r}; presets: {', '.join(GAN_PRESETS)}")
     return copy.deepcopy(GAN_PRESETS[name])
-
-
-#: Options of ``latentatlas train gan`` that go to :class:`GANTrainConfig` (``total_steps`` is
-#: ``--steps``).
-TRAIN_OPTION_KEYS = ("kimg", "total_steps", "batch", "accum_steps", "g_lr", "d_lr", "r1_gamma",
-                     "pl_weight", "style_mixing_prob", "ema_kimg", "augment", "augment_p", "bf16",
-                     "seed", "checkpoint_every", "sample_every", "log_every", "mirror")
-
-
-def resolve_gan_settings(preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Built-in defaults < preset < ``overrides`` (the options given on the command line; None
-    values are not given).
-
-    Returns ``{"arch", "data", "resolution", "generator", "discriminator", "train"}``: G / D
-    constructor kwargs and :class:`GANTrainConfig` fields. ``channel_base`` / ``channel_max`` set
-    both networks, ``d_channel_base`` D's alone; ``kimg`` and ``total_steps`` replace each other.
-    """
-    settings: dict[str, Any] = {
-        "arch": "stylegan2", "data": None, "resolution": 64,
-        "generator": {}, "discriminator": {}, "train": {"batch": 32},
-    }
-    if preset:
-        p = gan_preset(preset)
-        settings.update({k: p[k] for k in ("arch", "data", "resolution")})
-        settings["generator"] = dict(p["generator"])
-        settings["discriminator"] = dict(p["discriminator"])
-        settings["train"] = dict(p["train"])
-    for key in ("arch", "data", "resolution"):
-        if overrides.get(key) is not None:
-            settings[key] = overrides[key]
-    for key in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
-        if overrides.get(key) is not None:
-            settings["generator"][key] = overrides[key]
-    for key in ("channel_base", "channel_max"):
-        if overrides.get(key) is not None:
-            settings["discriminator"][key] = overrides[key]
-    if overrides.get("d_channel_base") is not None:
-        settings["discriminator"]["channel_base"] = overrides["d_channel_base"]
-    for key in TRAIN_OPTION_KEYS:
-        if overrides.get(key) is not None:
-            settings["train"][key] = overrides[key]
-    if overrides.get("total_steps") is not None:
-        settings["train"].pop("kimg", None)
-    if overrides.get("kimg") is not None:
-        settings["train"].pop("total_steps", None)
-    if settings["arch"] == "zgen":
-        settings["generator"].pop("w_dim", None)
-        settings["generator"].pop("mapping_layers", None)
-        settings["train"]["style_mixing_prob"] = 0.0
-    return settings

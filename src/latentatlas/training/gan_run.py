@@ -1,8 +1,8 @@
 """One GAN training run from presets and options: what ``latentatlas train gan`` does.
 
 :func:`run_gan` joins the torchrun process group when there is one, merges the preset with the
-options (:func:`~latentatlas.training.gan_presets.resolve_gan_settings`), loads the data, builds the
-seeded networks (:func:`build_gan`) and trains them with :class:`GANTrainer`.
+options (:func:`resolve_gan_settings`), loads the data, builds the seeded networks
+(:func:`build_gan`) and trains them with :class:`GANTrainer`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,57 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from latentatlas.training.gan_presets import gan_preset
 from latentatlas.utils.errors import OptionError
+
+#: Options of ``latentatlas train gan`` that go to :class:`GANTrainConfig` (``total_steps`` is
+#: ``--steps``).
+TRAIN_OPTION_KEYS = ("kimg", "total_steps", "batch", "accum_steps", "g_lr", "d_lr", "r1_gamma",
+                     "pl_weight", "style_mixing_prob", "ema_kimg", "augment", "augment_p", "bf16",
+                     "seed", "checkpoint_every", "sample_every", "log_every", "mirror")
+
+
+def resolve_gan_settings(preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Built-in defaults < preset < ``overrides`` (the options given on the command line; None
+    values are not given).
+
+    Returns ``{"arch", "data", "resolution", "generator", "discriminator", "train"}``: G / D
+    constructor kwargs and :class:`GANTrainConfig` fields. ``channel_base`` / ``channel_max`` set
+    both networks, ``d_channel_base`` D's alone; ``kimg`` and ``total_steps`` replace each other.
+    """
+    settings: dict[str, Any] = {
+        "arch": "stylegan2", "data": None, "resolution": 64,
+        "generator": {}, "discriminator": {}, "train": {"batch": 32},
+    }
+    if preset:
+        p = gan_preset(preset)
+        settings.update({k: p[k] for k in ("arch", "data", "resolution")})
+        settings["generator"] = dict(p["generator"])
+        settings["discriminator"] = dict(p["discriminator"])
+        settings["train"] = dict(p["train"])
+    for key in ("arch", "data", "resolution"):
+        if overrides.get(key) is not None:
+            settings[key] = overrides[key]
+    for key in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
+        if overrides.get(key) is not None:
+            settings["generator"][key] = overrides[key]
+    for key in ("channel_base", "channel_max"):
+        if overrides.get(key) is not None:
+            settings["discriminator"][key] = overrides[key]
+    if overrides.get("d_channel_base") is not None:
+        settings["discriminator"]["channel_base"] = overrides["d_channel_base"]
+    for key in TRAIN_OPTION_KEYS:
+        if overrides.get(key) is not None:
+            settings["train"][key] = overrides[key]
+    if overrides.get("total_steps") is not None:
+        settings["train"].pop("kimg", None)
+    if overrides.get("kimg") is not None:
+        settings["train"].pop("total_steps", None)
+    if settings["arch"] == "zgen":
+        settings["generator"].pop("w_dim", None)
+        settings["generator"].pop("mapping_layers", None)
+        settings["train"]["style_mixing_prob"] = 0.0
+    return settings
 
 
 def build_gan(arch: str, resolution: int, channels: int, generator: dict[str, Any],
@@ -57,7 +107,6 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     """
     from latentatlas.training.data import resolve_training_data
     from latentatlas.training.gan import GANTrainConfig, GANTrainer
-    from latentatlas.training.gan_presets import resolve_gan_settings
     from latentatlas.utils.distributed import init_distributed, set_rank_threads
     from latentatlas.utils.hardware import resolve_bf16
 

@@ -148,12 +148,12 @@ def evaluate_vae(model_name: str, data: str = "dsprites", fast: bool = False, se
     ``random_init`` the scores are those of a freshly initialised encoder of the same
     architecture (torch seed ``seed``): the baseline a trained model must beat. ``sizes`` gives
     per-metric sample sizes (e.g. :data:`CARD_SIZES`) and replaces ``fast``. ``data`` is a name of
-    :func:`~latentatlas.data.registry.load_vae_data` with ground truth (not a ``.npy`` array).
+    :func:`~latentatlas.data.vae_sets.load_vae_data` with ground truth (not a ``.npy`` array).
     With ``progress``: a bar, or with ``sizes`` one line per metric to ``log``.
     """
     import torch
 
-    from latentatlas.data.registry import load_vae_data
+    from latentatlas.data.vae_sets import load_vae_data
     from latentatlas.models import load
     from latentatlas.models.vae import VAE
     from latentatlas.utils.errors import CheckpointError, OptionError
