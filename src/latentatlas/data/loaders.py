@@ -488,11 +488,7 @@ def load_dsprites_npz(
     Metadata stored as a JSON string (files written by :meth:`DSpritesLike.export_npz`) is always
     parsed.
     """
-    if path is None:
-        root = default_location("dsprites_real")
-        full = root / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-        path = full if full.exists() else root / "dsprites_subset.npz"
-    path = _require_file(Path(path), "dSprites")
+    path = _require_file(_resolve("dsprites_real", path), "dSprites")
     arrays = _load_npz(path, ("imgs", "latents_classes", "latents_values"))
     imgs, classes, values = arrays["imgs"], arrays["latents_classes"], arrays["latents_values"]
     if imgs.ndim != 3 or imgs.shape[1:] != (64, 64):

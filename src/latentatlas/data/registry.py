@@ -47,7 +47,8 @@ def default_cache_dir() -> Path:
 class DatasetSpec:
     """A built-in data set: what ``latentatlas data list`` shows, and how to load it.
 
-    ``location``: its default file / folder under :func:`default_data_root` (real sets);
+    ``location``: its default file / folder under :func:`default_data_root` (real sets; several
+    separated by ``|``: the first that exists, else the last);
     ``location_kw``: the loader's keyword for a user-given location; ``options``: which of
     ``resolution``, ``max_images``, ``split`` the loader takes itself.
     """
@@ -114,7 +115,8 @@ _SPECS = {
         DatasetSpec("dsprites_real", "ground-truth (real)",
                     "real dSprites npz (official file, or the subset in the data root)",
                     "737,280 (subset: file rows)", "64x64x1", _DSPRITES_FACTORS, _dsprites_real,
-                    location="dsprites", location_kw="path"),
+                    location="dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+                             "|dsprites/dsprites_subset.npz", location_kw="path"),
         DatasetSpec("celeba", "real", "CelebA aligned faces, cropped and resized",
                     "file count", "64x64x3 (resolution=)", "40 binary attributes",
                     _loader("load_celeba"), location="celeba", location_kw="root_or_tar",
@@ -147,12 +149,15 @@ def dataset_spec(name: str) -> DatasetSpec:
         raise DataError(f"unknown data set {name!r}; known: {', '.join(_SPECS)}") from None
 
 
-def default_location(name: str) -> Path:
-    """The default file / folder of real data set ``name`` under :func:`default_data_root`."""
+def default_location(name: str, data_root: str | os.PathLike | None = None) -> Path:
+    """The default file / folder of real data set ``name`` under ``data_root`` (default:
+    :func:`default_data_root`)."""
     spec = dataset_spec(name)
     if spec.location is None:
         raise DataError(f"{name}: a procedural data set has no file location")
-    return default_data_root() / spec.location
+    root = Path(data_root) if data_root is not None else default_data_root()
+    candidates = [root / part for part in spec.location.split("|")]
+    return next((c for c in candidates if c.exists()), candidates[-1])
 
 
 def get_dataset(
