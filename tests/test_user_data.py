@@ -300,6 +300,7 @@ def test_auto_is_the_default_for_a_users_data_only(tmp_path):
 # ------------------------------------------------------------------ predictor on user data
 def test_user_predictor_learns_known_labels_and_writes_its_card(tmp_path):
     from latentatlas.io import load_model
+    from latentatlas.io.registry import load as load_model_by_name
     from latentatlas.training.predictors_user import train_user_predictor
 
     rng = np.random.default_rng(0)
@@ -335,6 +336,8 @@ def test_user_predictor_learns_known_labels_and_writes_its_card(tmp_path):
     card = (tmp_path / "pred" / "MODEL_CARD.md").read_text()
     assert "| bright |" in card and "`level`: categorical, 180 labelled, 20 missing" in card
     assert "--data" in card and (tmp_path / "pred" / "model" / "MODEL_CARD.md").is_file()
+    # The run folder itself also loads (its model/ inside): --predictor DIR works like DIR/model.
+    assert load_model_by_name(tmp_path / "pred").head_names == model.head_names
     saved = json.loads((tmp_path / "pred" / "metrics.json").read_text())
     assert saved["test"]["per_head"]["value"]["r2"] == pytest.approx(per["value"]["r2"])
 
