@@ -17,7 +17,7 @@ from latentatlas.cli._app import main
 # What launched us, recorded in the run's config (gan_main sets the torchrun form).
 COMMAND_PREFIX = "latentatlas"
 
-_PRESET_NAMES = ("celeba64", "shapes3d", "dsprites", "mnist")
+_PRESET_NAMES = ("celeba64", "shapes3d", "dsprites", "mnist", "auto")
 
 
 def _train_group() -> click.Group:
@@ -33,8 +33,9 @@ def _train_group() -> click.Group:
     return train
 
 
-def _resolve_settings(preset: str | None, cli: dict[str, Any]) -> dict[str, Any]:
-    """Built-in defaults < preset < options given on the command line."""
+def _resolve_settings(preset: str | dict[str, Any] | None, cli: dict[str, Any]) -> dict[str, Any]:
+    """Built-in defaults < preset (a zoo name or a derived ``auto`` dict) < options given on the
+    command line."""
     from latentatlas.training.gan_presets import gan_preset
 
     settings: dict[str, Any] = {
@@ -42,7 +43,7 @@ def _resolve_settings(preset: str | None, cli: dict[str, Any]) -> dict[str, Any]
         "generator": {}, "discriminator": {}, "train": {"batch": 32},
     }
     if preset:
-        p = gan_preset(preset)
+        p = gan_preset(preset) if isinstance(preset, str) else preset
         settings.update({k: p[k] for k in ("arch", "data", "resolution")})
         settings["generator"] = dict(p["generator"])
         settings["discriminator"] = dict(p["discriminator"])
@@ -140,7 +141,12 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
         torch.set_num_threads(threads)
     elif world > 1 and dev.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    settings = _resolve_settings(preset, cli)
+    from latentatlas.training.gan_presets import resolve_gan_preset
+
+    resolved = resolve_gan_preset(preset, cli.get("data"), cli, max_images, data_root)
+    settings = _resolve_settings(resolved, cli)
+    if isinstance(resolved, dict):
+        preset = "auto"
     if settings["data"] is None:
         raise click.UsageError("give --data (or a --preset)")
     tcfg = dict(settings["train"])
@@ -161,9 +167,16 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
     config = GANTrainConfig.from_dict(tcfg)
     command = _command_line()
     trainer = GANTrainer(G, D, source, config, out, device=dev, command=command,
-                         extra_config={"preset": preset, "arch": settings["arch"],
+                         extra_config={"preset": preset, "preset_settings": resolved
+                                       if isinstance(resolved, dict) else None,
+                                       "arch": settings["arch"],
                                        "data_spec": settings["data"], "bf16": bf16,
                                        "resolution": settings["resolution"]})
+    if rank == 0 and isinstance(resolved, dict):
+        t = settings["train"]
+        click.echo(f"--preset auto: {settings['arch']} at {settings['resolution']} px, "
+                   f"z {settings['generator'].get('z_dim')}, batch {t.get('batch')}, lr "
+                   f"{t.get('g_lr', 0.0025)}, r1 {t.get('r1_gamma')}, augment {t.get('augment')}")
     if rank == 0:
         n_g = sum(p.numel() for p in G.parameters())
         n_d = sum(p.numel() for p in D.parameters())
@@ -178,11 +191,14 @@ def run_gan_command(preset: str | None, out: str, resume: bool, threads: int | N
 
 @_train_group().command("gan")
 @click.option("--preset", type=click.Choice(_PRESET_NAMES), default=None,
-              help="A zoo recipe (architecture + hyper-parameters); explicit options override it.")
+              help="A zoo recipe (architecture + hyper-parameters), or auto: settings derived "
+                   "from the data's size, channels and resolution (the default for a --data "
+                   "folder / .npz); explicit options override it.")
 @click.option("--arch", type=click.Choice(["stylegan2", "zgen"]), default=None,
               help="Generator family (default stylegan2).")
 @click.option("--data", default=None,
-              help="celeba | mnist | dsprites | shapes3d | a folder of images.")
+              help="celeba | mnist | dsprites | shapes3d | a folder of images | an .npz with "
+                   "an 'images' array.")
 @click.option("--resolution", type=int, default=None, help="Image size (default 64).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder.")
 @click.option("--kimg", type=float, default=None, help="Length in thousands of real images.")
