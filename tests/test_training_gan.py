@@ -15,13 +15,14 @@ import pytest
 import torch
 
 from _gan_standins import TinyD, _TinyStyleG, _TinyZG, blob_images
+from latentatlas.data import load_image_folder
 from latentatlas.training.augment import Augmenter
 from latentatlas.training.checkpoint import (
     list_checkpoints,
     load_checkpoint,
     save_checkpoint,
 )
-from latentatlas.training.data import ArraySource, load_image_folder
+from latentatlas.training.data import ArraySource
 from latentatlas.training.gan import GANTrainConfig, GANTrainer, TrainingDivergedError
 from latentatlas.training.losses import d_logistic_loss, path_lengths, r1_penalty
 from latentatlas.utils.errors import CheckpointError, DataError

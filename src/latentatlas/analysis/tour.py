@@ -16,8 +16,14 @@ from typing import Any
 import numpy as np
 
 from latentatlas.data.base import GroundTruthData
-from latentatlas.data.loaders import LabeledImages, default_data_root
-from latentatlas.data.registry import dataset_spec, get_dataset, list_datasets
+from latentatlas.data.loaders import LabeledImages
+from latentatlas.data.registry import (
+    dataset_spec,
+    default_data_root,
+    default_location,
+    get_dataset,
+    list_datasets,
+)
 from latentatlas.io.images import make_grid, save_image, to_uint8_nhwc
 from latentatlas.utils.atomic import atomic_write_bytes
 from latentatlas.utils.errors import DataError, LatentAtlasError
@@ -241,13 +247,8 @@ def run_tour(out_dir: str | os.PathLike, data_root: str | os.PathLike | None = N
 
 
 def _real_kwargs(name: str, root: Path, celeba_max_images: int | None) -> dict[str, Any]:
+    """The loader's location keyword for ``name`` under ``root`` (from the one registry)."""
+    kwargs: dict[str, Any] = {"root": default_location(name, root)}
     if name == "celeba":
-        return {"root_or_tar": root / "celeba", "max_images": celeba_max_images}
-    if name == "mnist":
-        return {"root": root / "mnist"}
-    if name == "olivetti":
-        return {"path": root / "olivetti" / "olivetti_faces_64x64_uint8.npz"}
-    if name == "dsprites_real":
-        full = root / "dsprites" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-        return {"path": full if full.exists() else root / "dsprites" / "dsprites_subset.npz"}
-    return {}
+        kwargs["max_images"] = celeba_max_images
+    return kwargs

@@ -15,7 +15,23 @@ def predictors() -> None:
 
 
 @predictors.command("train")
-@click.argument("dataset", type=click.Choice(RECIPE_NAMES))
+@click.argument("dataset", type=click.Choice(RECIPE_NAMES), required=False)
+@click.option("--data", default=None,
+              help="Your data instead of a DATASET recipe: a folder of images or an .npz with "
+                   "'images' (and label arrays).")
+@click.option("--labels", default=None, type=click.Path(dir_okay=False),
+              help="With --data: a CSV, a file column and one column per label (binary, "
+                   "categorical or continuous; empty cells are missing).")
+@click.option("--label-kind", "label_kinds", multiple=True, metavar="COLUMN=KIND",
+              help="Declare a label's kind (binary | categorical | continuous) where the "
+                   "inferred one is wrong; repeatable.")
+@click.option("--resolution", type=click.IntRange(4), default=None,
+              help="With --data: centre-crop and resize every image (default: native size, "
+                   "at most 64).")
+@click.option("--max-images", type=click.IntRange(1), default=None,
+              help="With --data: only the first N images.")
+@click.option("--hflip", is_flag=True,
+              help="With --data: random left-right flips (only if no label depends on them).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoint, log.jsonl, model/, metrics.json, MODEL_CARD.md.")
 @click.option("--data-root", default=None, type=click.Path(),
@@ -30,16 +46,34 @@ def predictors() -> None:
               help="torch CPU threads (1 is fastest on a shared, loaded machine).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue from the checkpoint in --out.")
-def train(dataset, out, data_root, steps, batch_size, max_minutes, seed, threads, resume) -> None:
-    """Train the DATASET predictor and evaluate it on its held-out test split."""
+def train(dataset, data, labels, label_kinds, resolution, max_images, hflip, out, data_root,
+          steps, batch_size, max_minutes, seed, threads, resume) -> None:
+    """Train the DATASET predictor (or one for --data with --labels: one head per label column)
+    and evaluate it on its held-out test split."""
     import torch
-
-    from latentatlas.training.predictors import train_recipe
 
     torch.set_num_threads(threads)
     overrides = {"max_seconds": max_minutes * 60} if max_minutes else None
-    metrics = train_recipe(dataset, out, data_root=data_root, steps=steps, batch_size=batch_size,
-                           seed=seed, resume=resume, overrides=overrides)
+    if (dataset is None) == (data is None):
+        raise click.UsageError("give a DATASET recipe or --data FOLDER_OR_NPZ (not both)")
+    if data is not None:
+        from latentatlas.data.labels import parse_kinds
+        from latentatlas.training.predictors_user import train_user_predictor
+        from latentatlas.utils.errors import DataError
+
+        try:
+            metrics = train_user_predictor(
+                data, out, labels=labels, resolution=resolution, kinds=parse_kinds(label_kinds),
+                max_images=max_images, steps=steps, batch_size=batch_size, hflip=hflip,
+                seed=seed, resume=resume, overrides=overrides)
+        except DataError as e:  # bad data or labels: one clear message, no traceback
+            raise click.ClickException(str(e)) from e
+    else:
+        from latentatlas.training.predictors import train_recipe
+
+        metrics = train_recipe(dataset, out, data_root=data_root, steps=steps,
+                               batch_size=batch_size, seed=seed, resume=resume,
+                               overrides=overrides)
     test = metrics["test"]
     click.echo(f"best step {metrics['best_step']} of {metrics['stopped_step']}; test loss "
                f"{test['loss']:.4f}")

@@ -13,7 +13,7 @@ from latentatlas.cli._app import main, options_command_line
 # What launched us, recorded in the run's config (train_gan_main sets the torchrun form).
 COMMAND_PREFIX = "latentatlas"
 
-_PRESET_NAMES = ("celeba64", "shapes3d", "dsprites", "mnist")
+_PRESET_NAMES = ("celeba64", "shapes3d", "dsprites", "mnist", "auto")
 
 
 def _train_group() -> click.Group:
@@ -31,11 +31,14 @@ def _train_group() -> click.Group:
 
 @_train_group().command("gan")
 @click.option("--preset", type=click.Choice(_PRESET_NAMES), default=None,
-              help="A zoo recipe (architecture + hyper-parameters); explicit options override it.")
+              help="A zoo recipe (architecture + hyper-parameters), or auto: settings derived "
+                   "from the data's size, channels and resolution (the default for a --data "
+                   "folder / .npz); explicit options override it.")
 @click.option("--arch", type=click.Choice(["stylegan2", "zgen"]), default=None,
               help="Generator family (default stylegan2).")
 @click.option("--data", default=None,
-              help="celeba | mnist | dsprites | shapes3d | a folder of images.")
+              help="celeba | mnist | dsprites | shapes3d | a folder of images | an .npz with "
+                   "an 'images' array.")
 @click.option("--resolution", type=int, default=None, help="Image size (default 64).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder.")
 @click.option("--kimg", type=float, default=None, help="Length in thousands of real images.")

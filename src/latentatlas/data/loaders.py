@@ -12,7 +12,6 @@ Over 600 lines: one loader per real format (CelebA, MNIST, dSprites, Shapes3D, O
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import io
@@ -30,10 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from latentatlas.data.registry import default_cache_dir as default_cache_dir
+from latentatlas.data.registry import default_data_root as default_data_root
+from latentatlas.data.registry import default_location
 from latentatlas.utils.atomic import atomic_save_npy
 from latentatlas.utils.errors import DataError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 CELEBA_FULL_SIZE = (178, 218)  # (width, height) of the aligned images
 # Crop boxes (left, upper, right, lower) of the usual 64 px crop [40:188, 15:163] (rows, cols).
 CELEBA_CROP_BOXES = {(178, 218): (15, 40, 163, 188), (89, 109): (7, 20, 81, 94)}
@@ -116,18 +118,8 @@ class DSpritesArrays:
 
 
 # ---------------------------------------------------------------------------- paths & cache
-def default_data_root() -> Path:
-    """``$LATENTATLAS_DATA``, else ``$LATENTATLAS_SHARED_DATA``, else ``<repo>/../shared/data``."""
-    for var in ("LATENTATLAS_DATA", "LATENTATLAS_SHARED_DATA"):
-        if os.environ.get(var):
-            return Path(os.environ[var])
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-def default_cache_dir() -> Path:
-    """``$LATENTATLAS_CACHE``, else ``~/.cache/latentatlas``."""
-    env = os.environ.get("LATENTATLAS_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "latentatlas"
+# The default locations live in the one registry (data/registry.py); default_data_root and
+# default_cache_dir are re-exported from here for existing callers.
 
 
 def _require_file(path: Path, what: str) -> Path:
@@ -158,8 +150,9 @@ def _open_maybe_gz(path: Path) -> bytes:
         raise DataError(f"{path}: cannot read (truncated or corrupt gzip?): {exc}") from exc
 
 
-def _resolve(default_dir: str, path: str | os.PathLike | None) -> Path:
-    return Path(path) if path is not None else default_data_root() / default_dir
+def _resolve(name: str, path: str | os.PathLike | None) -> Path:
+    """``path``, else the registry's default location of data set ``name``."""
+    return Path(path) if path is not None else default_location(name)
 
 
 # ---------------------------------------------------------------------------- MNIST (IDX)
@@ -335,16 +328,18 @@ def _read_image_bytes(source: Path, max_images: int | None) -> tuple[list[str], 
 
 def _decode_images(
     names: Sequence[str], blobs: Sequence[bytes], source: Path,
-    transform: Callable[[Any], Any], progress: bool,
+    transform: Callable[[Any], Any], progress: bool, convert: str | None = "RGB",
 ) -> np.ndarray:
-    """Decode and transform images in threads (PIL releases the GIL while decoding)."""
+    """Decode and transform images in threads (PIL releases the GIL while decoding); each is
+    converted to ``convert`` mode first (None: ``transform`` converts)."""
     from PIL import Image, UnidentifiedImageError
     from tqdm.auto import tqdm
 
     def one(i: int) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(blobs[i])) as im:
-                return np.asarray(transform(im.convert("RGB")), dtype=np.uint8)
+                return np.asarray(transform(im.convert(convert) if convert else im),
+                                  dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise DataError(f"{source}: cannot decode image {names[i]}: {exc}") from exc
 
@@ -454,9 +449,7 @@ def load_celeba(
 # ---------------------------------------------------------------------------- Olivetti
 def load_olivetti(path: str | os.PathLike | None = None) -> LabeledImages:
     """Olivetti faces npz: ``images`` (400, 64, 64) uint8, ``target`` (400,) person ids 0..39."""
-    path = Path(path) if path is not None else (
-        default_data_root() / "olivetti" / "olivetti_faces_64x64_uint8.npz")
-    path = _require_file(path, "Olivetti")
+    path = _require_file(_resolve("olivetti", path), "Olivetti")
     arrays = _load_npz(path, ("images", "target"))
     images, target = arrays["images"], arrays["target"]
     if images.ndim != 3:
@@ -497,11 +490,7 @@ def load_dsprites_npz(
     Metadata stored as a JSON string (files written by :meth:`DSpritesLike.export_npz`) is always
     parsed.
     """
-    if path is None:
-        root = default_data_root() / "dsprites"
-        full = root / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-        path = full if full.exists() else root / "dsprites_subset.npz"
-    path = _require_file(Path(path), "dSprites")
+    path = _require_file(_resolve("dsprites_real", path), "dSprites")
     arrays = _load_npz(path, ("imgs", "latents_classes", "latents_values"))
     imgs, classes, values = arrays["imgs"], arrays["latents_classes"], arrays["latents_values"]
     if imgs.ndim != 3 or imgs.shape[1:] != (64, 64):
@@ -581,59 +570,274 @@ def load_shapes3d_h5(path: str | os.PathLike, max_images: int | None = None) -> 
 
 
 # ---------------------------------------------------------------------------- image folder
+#: Decoded images larger than this (bytes) are refused before they are allocated; override with
+#: ``$LATENTATLAS_MAX_IMAGE_BYTES``.
+MAX_IMAGE_BYTES = 8 << 30
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def max_image_bytes() -> int:
+    env = os.environ.get("LATENTATLAS_MAX_IMAGE_BYTES")
+    return int(env) if env else MAX_IMAGE_BYTES
+
+
+def _check_allocation(n: int, h: int, w: int, c: int, where: str) -> None:
+    need = int(n) * int(h) * int(w) * int(c)
+    limit = max_image_bytes()
+    if need > limit:
+        raise DataError(
+            f"--data {where}: {n} images of {h}x{w}x{c} would take {need / 2**30:.1f} GiB in "
+            f"memory, more than the {limit / 2**30:.1f} GiB allowed "
+            "($LATENTATLAS_MAX_IMAGE_BYTES); use --max-images or a smaller --resolution"
+        )
+
+
+def list_image_files(folder: str | os.PathLike) -> list[Path]:
+    """Image files (:data:`IMAGE_SUFFIXES`) under ``folder``, recursively, sorted by relative
+    path; hidden files and folders are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"--data {folder}: image folder not found")
+    return sorted(
+        (p for p in folder.rglob("*")
+         if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+         and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
+
+
+def _square_crop(im):
+    w, h = im.size
+    s = min(w, h)
+    return im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+
+
+def image_folder_info(
+    folder: str | os.PathLike, max_images: int | None = None
+) -> dict[str, Any]:
+    """Count, sizes and channels of a folder's images from their headers (nothing decoded):
+    ``{"num_images", "sizes": {(w, h): count}, "channels", "files"}``."""
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(folder)
+    paths = list_image_files(folder)
+    left_out = []
+    if max_images is not None:
+        paths, left_out = paths[:max_images], paths[max_images:]
+    if not paths:
+        raise DataError(
+            f"{folder}: contains no images ({', '.join(IMAGE_SUFFIXES)}); point --data at a "
+            "folder of images"
+        )
+    sizes: dict[tuple[int, int], int] = {}
+    first_of: dict[tuple[int, int], str] = {}
+    grey = True
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                size, mode = im.size, im.mode
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"--data: cannot read image {p}: {exc}") from exc
+        sizes[size] = sizes.get(size, 0) + 1
+        first_of.setdefault(size, p.relative_to(folder).as_posix())
+        grey = grey and mode in _GREY_MODES
+    return {"num_images": len(paths), "sizes": sizes, "first_of": first_of,
+            "channels": 1 if grey else 3, "files": paths,
+            "left_out": [p.relative_to(folder).as_posix() for p in left_out]}
+
+
 def load_image_folder(
     folder: str | os.PathLike,
     resolution: int | None = None,
     labels_csv: str | os.PathLike | None = None,
+    channels: int | None = None,
+    max_images: int | None = None,
+    kinds: dict[str, str] | None = None,
+    progress: bool = True,
 ) -> LabeledImages:
-    """PNG/JPEG files of a folder, sorted by name, as RGB uint8 [N, H, W, 3].
+    """The images of a folder (recursively, sorted by relative path) as uint8 [N, H, W, C].
 
-    ``resolution`` resizes every image to a square (Lanczos); without it all images must have
-    the same size. ``labels_csv``: a CSV with a header ``filename,<label>,...`` and one numeric
-    row per image (float64 labels [N, K]; rows of files that are not in the folder are ignored).
+    The one image-folder loader: ``latentatlas train gan --data FOLDER``, ``predictors train
+    --data FOLDER`` and ``latentatlas.data.load_image_folder`` all read folders with it.
+
+    Args:
+        resolution: centre-crop every image to a square and resize it to ``resolution`` (Lanczos);
+            without it all images must have the same size (mixed sizes are an error).
+        labels_csv: a CSV with a file column and one column per label (see
+            :mod:`latentatlas.data.labels`); ``labels`` then holds the values as written (float64
+            [N, K], NaN = missing; words: the class index) and ``metadata["label_columns"]`` the
+            parsed :class:`~latentatlas.data.labels.LabelColumn` objects (kinds, classes,
+            targets).
+        channels: 1 (grey) or 3 (RGB); default 1 when every image is grey, else 3.
+        max_images: only the first N files.
+        kinds: declared label kinds, ``{column: "binary" | "categorical" | "continuous"}``.
+
+    ``metadata["file_names"]`` holds the relative paths (the names the CSV refers to).
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise DataError(f"image folder {folder} holds no .png/.jpg/.jpeg files")
-    names = [p.name for p in paths]
+    if max_images is not None and max_images < 1:
+        raise DataError(f"--max-images must be >= 1, got {max_images}")
+    if resolution is not None and (not isinstance(resolution, (int, np.integer))
+                                   or not 4 <= resolution <= 4096):
+        raise DataError(f"--resolution must be an int in [4, 4096], got {resolution!r}")
+    info = image_folder_info(folder, max_images)
+    paths, sizes = info["files"], info["sizes"]
+    left_out = info["left_out"]
+    if channels is None:
+        channels = info["channels"]
+    if channels not in (1, 3):
+        raise DataError(f"{folder}: channels must be 1 or 3, got {channels}")
+    if resolution is None and len(sizes) > 1:
+        listing = ", ".join(f"{w}x{h} ({k} image{'s' if k > 1 else ''}, e.g. "
+                            f"{info['first_of'][(w, h)]!r})"
+                            for (w, h), k in sorted(sizes.items(), key=lambda t: -t[1])[:4])
+        raise DataError(
+            f"--data {folder}: images of mixed sizes: {listing}; resize them to one size or pass "
+            "--resolution N (centre crop to a square, then resize)"
+        )
+    if resolution is None:
+        (w, h), = sizes
+        _check_allocation(len(paths), h, w, channels, str(folder))
+    else:
+        _check_allocation(len(paths), resolution, resolution, channels, str(folder))
+    names = [p.relative_to(folder).as_posix() for p in paths]
+    mode = "L" if channels == 1 else "RGB"
 
     def transform(im):
         from PIL import Image
 
+        im = im.convert(mode)
         if resolution is None:
             return im
-        return im.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        return _square_crop(im).resize((resolution, resolution), Image.Resampling.LANCZOS)
 
     images = _decode_images(names, [p.read_bytes() for p in paths], folder, transform,
-                            progress=True)
-    labels, label_names = None, []
+                            progress=progress, convert=None)
+    if images.ndim == 3:
+        images = images[..., None]
+    labels, label_names, metadata = None, [], {"file_names": names}
     if labels_csv is not None:
-        labels, label_names = _read_labels_csv(Path(labels_csv), names)
-    return LabeledImages(images, labels, label_names, str(folder), {"file_names": names})
+        from latentatlas.data.labels import read_labels_csv
+
+        columns = read_labels_csv(labels_csv, names, kinds=kinds, where=f"--data {folder}",
+                                  other_files=left_out)
+        labels = np.stack([c.raw if c.raw is not None else c.values for c in columns], axis=1)
+        label_names = [c.name for c in columns]
+        metadata.update(label_columns=columns, labels_file=str(labels_csv))
+    return LabeledImages(images, labels, label_names, str(folder), metadata)
 
 
-def _read_labels_csv(path: Path, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    path = _require_file(path, "labels CSV")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or len(rows[0]) < 2:
-        raise DataError(f"{path}: needs a header 'filename,<label>,...' and at least one label")
-    header, body = rows[0], [r for r in rows[1:] if r]
-    by_name = {}
-    for i, r in enumerate(body):
-        if len(r) != len(header):
-            raise DataError(f"{path}: row {i + 2} has {len(r)} columns, header has {len(header)}")
-        try:
-            by_name[r[0]] = [float(v) for v in r[1:]]
-        except ValueError as exc:
-            raise DataError(f"{path}: row {i + 2}: labels must be numbers: {exc}") from exc
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        raise DataError(
-            f"{path}: image/label count mismatch: {len(missing)} of {len(names)} images have no "
-            f"row (first: {missing[0]})"
-        )
-    return np.array([by_name[n] for n in names], dtype=np.float64), header[1:]
+# ---------------------------------------------------------------------------- images npz
+def _npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of array ``key`` of an npz, read from its .npy header (nothing loaded)."""
+    from numpy.lib import format as npy_format
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member = f"{key}.npy"
+            if member not in zf.namelist():
+                found = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+                raise DataError(f"--data {path}: no array {key!r}; found {found}")
+            with zf.open(member) as f:
+                version = npy_format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = npy_format.read_array_header_1_0(f)
+                else:
+                    shape, _, dtype = npy_format.read_array_header_2_0(f)
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"--data {path}: cannot read npz (truncated or corrupt?): {exc}") from exc
+    return tuple(int(s) for s in shape), np.dtype(dtype)
+
+
+def npz_images_info(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"num_images", "height", "width", "channels", "dtype"}`` of an npz's ``images`` array,
+    from its header."""
+    path = _require_file(Path(path), "--data")
+    shape, dtype = _npz_header(path, "images")
+    if len(shape) not in (3, 4) or (len(shape) == 4 and shape[-1] not in (1, 3)):
+        raise DataError(f"--data {path}: 'images' must be [N, H, W] (grey) or [N, H, W, C] with "
+                        f"C 1 or 3, got shape {shape}")
+    return {"num_images": shape[0], "height": shape[1], "width": shape[2],
+            "channels": shape[3] if len(shape) == 4 else 1, "dtype": str(dtype)}
+
+
+def load_images_npz(
+    path: str | os.PathLike,
+    resolution: int | None = None,
+    max_images: int | None = None,
+    kinds: dict[str, str] | None = None,
+    labels_csv: str | os.PathLike | None = None,
+) -> LabeledImages:
+    """An ``.npz`` of ``images`` ([N, H, W] or [N, H, W, C], uint8 or float in [0, 1]) and label
+    arrays (every other array of length N: [N] one column, [N, K] K columns ``name_k``).
+
+    Read without unpickling (object arrays are refused); the images' size is checked from the
+    file header before anything is allocated; float images with NaN / Inf or outside [0, 1] are
+    refused. ``labels_csv`` instead of label arrays: its file column holds the row index
+    (0 ... N-1). ``resolution`` centre-crops and resizes (Lanczos). Labels and
+    ``metadata["label_columns"]`` as in :func:`load_image_folder`.
+    """
+    path = _require_file(Path(path), "--data")
+    info = npz_images_info(path)
+    n = info["num_images"] if max_images is None else min(info["num_images"], int(max_images))
+    if n == 0:
+        raise DataError(f"--data {path}: 'images' is empty (0 images)")
+    _check_allocation(info["num_images"], info["height"], info["width"], info["channels"],
+                      str(path))
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            images = npz["images"]
+            others = {k: npz[k] for k in npz.files if k != "images"}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"--data {path}: cannot read npz (object arrays are refused: they need "
+                        f"unpickling; truncated or corrupt?): {exc}") from exc
+    images = images[:n]
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise DataError(f"--data {path}: 'images' must be uint8 or float in [0, 1], got "
+                            f"{images.dtype}")
+        if not np.isfinite(images).all():
+            raise DataError(f"--data {path}: 'images' contain NaN or Inf")
+        lo, hi = float(images.min()), float(images.max())
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise DataError(f"--data {path}: float images must lie in [0, 1], got "
+                            f"[{lo:.3g}, {hi:.3g}]; store uint8 0..255 or divide by 255")
+        images = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+    if resolution is not None:
+        images = _resize_square(images, int(resolution))
+    from latentatlas.data.labels import columns_from_arrays, read_labels_csv
+
+    names = [str(i) for i in range(n)]
+    if labels_csv is not None:
+        columns = read_labels_csv(labels_csv, names, kinds=kinds, where=f"--data {path}",
+                                  other_files=[str(i) for i in range(n, info["num_images"])])
+    else:
+        others = {k: (v[:n] if v.ndim >= 1 and v.shape[0] == info["num_images"] else v)
+                  for k, v in others.items()}
+        columns = columns_from_arrays(others, n, kinds, source=str(path)) if others else []
+    labels = np.stack([c.raw if c.raw is not None else c.values for c in columns], axis=1) \
+        if columns else None
+    metadata: dict[str, Any] = {"file_names": names}
+    if columns:
+        metadata["label_columns"] = columns
+    return LabeledImages(np.ascontiguousarray(images), labels, [c.name for c in columns],
+                         str(path), metadata)
+
+
+def _resize_square(images: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 NHWC -> centre-cropped square, Lanczos-resized to ``resolution``."""
+    from PIL import Image
+
+    if images.shape[1] == images.shape[2] == resolution:
+        return images
+    out = np.empty((len(images), resolution, resolution, images.shape[-1]), np.uint8)
+    for i, arr in enumerate(images):
+        im = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+        im = _square_crop(im).resize((resolution, resolution), Image.Resampling.LANCZOS)
+        a = np.asarray(im, dtype=np.uint8)
+        out[i] = a[..., None] if a.ndim == 2 else a
+    return out

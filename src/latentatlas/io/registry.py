@@ -26,6 +26,9 @@ def available_models() -> dict[str, Path]:
 def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.is_dir():
+        # A training run folder (train gan / predictors train --out DIR) holds its model in model/.
+        if not (path / CONFIG_NAME).is_file() and (path / "model" / CONFIG_NAME).is_file():
+            return path / "model"
         return path
     zoo = available_models()
     if str(name_or_path) in zoo:

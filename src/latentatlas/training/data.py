@@ -19,8 +19,6 @@ import numpy as np
 
 from latentatlas.utils.errors import DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
 
 class ImageSource:
     """Base class: ``batch(step, start, stop, global_batch)`` -> NHWC array of images
@@ -123,52 +121,6 @@ class GroundTruthSource(ImageSource):
         return _check_images(self.data.sample_observations_from_factors(factors, rng), self.name)
 
 
-def load_image_folder(
-    folder: str | os.PathLike, resolution: int, channels: int | None = None,
-    max_images: int | None = None,
-) -> np.ndarray:
-    """All images of a folder (recursively), centre-cropped square and resized: uint8 NHWC.
-
-    ``channels`` 1 or 3 converts every image (default: 1 if all images are grey, else 3).
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if max_images is not None:
-        files = files[:max_images]
-    if not files:
-        raise DataError(
-            f"{folder}: contains no images ({', '.join(IMAGE_SUFFIXES)}); "
-            "point --data at a folder of training images"
-        )
-    pil = []
-    for p in files:
-        try:
-            with Image.open(p) as im:
-                im.load()
-                pil.append(im.copy())
-        except (UnidentifiedImageError, OSError) as e:
-            raise DataError(f"{p}: cannot read image ({e})") from e
-    if channels is None:
-        channels = 1 if all(im.mode in ("L", "1", "I;16") for im in pil) else 3
-    if channels not in (1, 3):
-        raise DataError(f"{folder}: channels must be 1 or 3, got {channels}")
-    mode = "L" if channels == 1 else "RGB"
-    out = np.empty((len(pil), resolution, resolution, channels), np.uint8)
-    for i, im in enumerate(pil):
-        im = im.convert(mode)
-        w, h = im.size
-        s = min(w, h)
-        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-        im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
-        arr = np.asarray(im, dtype=np.uint8)
-        out[i] = arr[..., None] if channels == 1 else arr
-    return out
-
-
 def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
     """uint8 NHWC images resized to ``resolution`` (28 -> 32 pads with zeros, as for MNIST;
     other sizes: antialiased bilinear)."""
@@ -189,47 +141,35 @@ def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
     return out
 
 
-DATA_NAMES = ("celeba", "mnist", "dsprites", "shapes3d")
-
-
 def resolve_training_data(
     spec: str, resolution: int, seed: int = 0, max_images: int | None = None,
     root: str | os.PathLike | None = None,
 ) -> ImageSource:
-    """A training source by name (celeba | mnist | dsprites | shapes3d) or an image folder.
+    """A training source for ``--data``: a data set name or a user's image folder / ``.npz``.
 
-    celeba: the real aligned faces (``latentatlas.data.load_celeba``, cropped, at ``resolution``);
-    mnist: the 60k training digits (28 -> 32 zero-padded); dsprites / shapes3d: the procedural
-    sets at 64 px, fresh samples every batch; a folder: every image in it, centre-cropped square.
-    ``root`` overrides the data root of the real sets.
+    Names and paths are resolved by the one registry (:func:`latentatlas.data.load_data`).
+    Procedural sets (dsprites, shapes3d, ...) give fresh samples every batch at 64 px; real sets
+    by name are loaded at ``resolution`` where their loader resizes (celeba: cropped faces), else
+    resized here (mnist: 28 -> 32 zero-padded); a folder or npz: every image centre-cropped
+    square and resized to ``resolution``. ``root`` overrides a named set's location.
     """
-    if spec in ("dsprites", "shapes3d"):
-        if resolution != 64:
-            raise DataError(f"{spec}: the procedural set is 64x64; use --resolution 64")
-        if spec == "dsprites":
-            from latentatlas.data.dsprites import DSpritesLike
+    from latentatlas.data.base import GroundTruthData
+    from latentatlas.data.registry import describe_data, is_dataset_name, load_data
 
-            return GroundTruthSource(DSpritesLike(), seed=seed)
-        from latentatlas.data.shapes3d import Shapes3DLike
-
-        return GroundTruthSource(Shapes3DLike(), seed=seed)
-    if spec == "celeba":
-        from latentatlas.data.loaders import load_celeba
-
-        images = load_celeba(root, resolution=resolution, max_images=max_images).images
-        return ArraySource(images, seed=seed, name="celeba")
-    if spec == "mnist":
-        from latentatlas.data.loaders import load_mnist
-
-        images = load_mnist(root, split="train").images
-        if max_images is not None:
-            images = images[:max_images]
-        return ArraySource(resize_images(images, resolution), seed=seed, name="mnist")
-    path = Path(spec)
-    if not path.exists():
-        raise DataError(
-            f"--data {spec!r}: neither a known data set ({', '.join(DATA_NAMES)}) nor an existing "
-            "image folder"
-        )
-    return ArraySource(load_image_folder(path, resolution, max_images=max_images), seed=seed,
-                       name=str(path))
+    named = is_dataset_name(spec)
+    if named:
+        load_res = resolution if spec == "celeba" else None
+    else:
+        # Square images of one size load as they are and are resized below (a small even
+        # difference, 28 -> 32, is zero-padded as for MNIST); others are centre-cropped.
+        info = describe_data(spec, max_images=max_images)
+        load_res = None if info.uniform and info.square else resolution
+    data = load_data(spec, root=root, max_images=max_images, resolution=load_res,
+                     **({"split": "train"} if spec == "mnist" else {}))
+    if isinstance(data, GroundTruthData):
+        h = data.observation_shape[0]
+        if resolution != h:
+            raise DataError(f"{spec}: the procedural set is {h}x{h}; use --resolution {h}")
+        return GroundTruthSource(data, seed=seed)
+    images = resize_images(data.images, resolution)
+    return ArraySource(images, seed=seed, name=spec if named else str(Path(spec)))

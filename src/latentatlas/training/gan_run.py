@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from latentatlas.training.gan_presets import gan_preset
+from latentatlas.training.gan_presets import gan_preset, resolve_gan_preset
 from latentatlas.utils.errors import OptionError
 
 #: Options of ``latentatlas train gan`` that go to :class:`GANTrainConfig` (``total_steps`` is
@@ -21,9 +21,10 @@ TRAIN_OPTION_KEYS = ("kimg", "total_steps", "batch", "accum_steps", "g_lr", "d_l
                      "seed", "checkpoint_every", "sample_every", "log_every", "mirror")
 
 
-def resolve_gan_settings(preset: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Built-in defaults < preset < ``overrides`` (the options given on the command line; None
-    values are not given).
+def resolve_gan_settings(preset: str | dict[str, Any] | None,
+                         overrides: dict[str, Any]) -> dict[str, Any]:
+    """Built-in defaults < preset (a zoo name or a derived ``auto`` dict) < ``overrides`` (the
+    options given on the command line; None values are not given).
 
     Returns ``{"arch", "data", "resolution", "generator", "discriminator", "train"}``: G / D
     constructor kwargs and :class:`GANTrainConfig` fields. ``channel_base`` / ``channel_max`` set
@@ -34,7 +35,7 @@ def resolve_gan_settings(preset: str | None, overrides: dict[str, Any]) -> dict[
         "generator": {}, "discriminator": {}, "train": {"batch": 32},
     }
     if preset:
-        p = gan_preset(preset)
+        p = gan_preset(preset) if isinstance(preset, str) else preset
         settings.update({k: p[k] for k in ("arch", "data", "resolution")})
         settings["generator"] = dict(p["generator"])
         settings["discriminator"] = dict(p["discriminator"])
@@ -97,7 +98,8 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
             threads: int | None = None, device: str | None = None, max_images: int | None = None,
             data_root: str | None = None, command: str | None = None,
             log: Callable[[str], Any] = print):
-    """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`).
+    """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`;
+    ``auto``, the default for a user's ``--data`` folder / npz, derives the preset from the data).
 
     Under torchrun every rank calls this; the global batch is split across ranks and rank 0 alone
     writes and ``log``s (a summary line before and after training). ``threads``: torch CPU threads
@@ -112,7 +114,11 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
 
     rank, world, dev = init_distributed(device)
     set_rank_threads(threads, world, dev)
-    settings = resolve_gan_settings(preset, overrides or {})
+    overrides = overrides or {}
+    resolved = resolve_gan_preset(preset, overrides.get("data"), overrides, max_images, data_root)
+    settings = resolve_gan_settings(resolved, overrides)
+    if isinstance(resolved, dict):
+        preset = "auto"
     if settings["data"] is None:
         raise OptionError("give --data (or a --preset)")
     tcfg = dict(settings["train"])
@@ -132,9 +138,16 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
         tcfg["channels_last"] = False
     config = GANTrainConfig.from_dict(tcfg)
     trainer = GANTrainer(G, D, source, config, out, device=dev, command=command,
-                         extra_config={"preset": preset, "arch": settings["arch"],
+                         extra_config={"preset": preset, "preset_settings": resolved
+                                       if isinstance(resolved, dict) else None,
+                                       "arch": settings["arch"],
                                        "data_spec": settings["data"], "bf16": bf16,
                                        "resolution": settings["resolution"]})
+    if rank == 0 and isinstance(resolved, dict):
+        t = settings["train"]
+        log(f"--preset auto: {settings['arch']} at {settings['resolution']} px, "
+            f"z {settings['generator'].get('z_dim')}, batch {t.get('batch')}, lr "
+            f"{t.get('g_lr', 0.0025)}, r1 {t.get('r1_gamma')}, augment {t.get('augment')}")
     if rank == 0:
         n_g = sum(p.numel() for p in G.parameters())
         n_d = sum(p.numel() for p in D.parameters())

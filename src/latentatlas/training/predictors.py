@@ -536,9 +536,9 @@ def prepare_celeba(
     max_images: int | None = None,
 ) -> dict[str, Any]:
     """CelebA at 64 px, split by image order: train | val (n_val) | test (n_test, held out)."""
-    from latentatlas.data import load_celeba
+    from latentatlas.data.registry import get_dataset
 
-    data = load_celeba(root, resolution=64, max_images=max_images)
+    data = get_dataset("celeba", root=root, resolution=64, max_images=max_images)
     images, labels, names = _labeled(data)
     targets = (labels > 0).astype(np.float32)  # the attribute file says +1 / -1
     n = len(images)
@@ -555,10 +555,10 @@ def prepare_celeba(
 
 def prepare_mnist(root: str | os.PathLike | None = None, n_val: int = 5000) -> dict[str, Any]:
     """MNIST: official train split into train | val (last n_val); official test set as test."""
-    from latentatlas.data import load_mnist
+    from latentatlas.data.registry import get_dataset
 
-    tr_x, tr_y, _ = _labeled(load_mnist(root, split="train"))
-    te_x, te_y, _ = _labeled(load_mnist(root, split="test"))
+    tr_x, tr_y, _ = _labeled(get_dataset("mnist", root=root, split="train"))
+    te_x, te_y, _ = _labeled(get_dataset("mnist", root=root, split="test"))
     if tr_x.ndim == 3:
         tr_x, te_x = tr_x[..., None], te_x[..., None]
     a = len(tr_x) - n_val
@@ -659,12 +659,9 @@ def prepare_recipe_data(name: str, root: str | os.PathLike | None = None) -> dic
     if name == "mnist":
         return prepare_mnist(root)
     if name in ("dsprites", "shapes3d"):
-        from latentatlas import data as data_mod
+        from latentatlas.data.registry import get_dataset
 
-        cls = getattr(data_mod, "DSpritesLike" if name == "dsprites" else "Shapes3DLike", None)
-        if cls is None:
-            raise DataError(f"latentatlas.data provides no renderer for {name!r} yet")
-        prepared = prepare_ground_truth(cls())
+        prepared = prepare_ground_truth(get_dataset(name))
         return _add_dsprites_folded_heads(prepared) if name == "dsprites" else prepared
     raise DataError(f"unknown predictor recipe {name!r}; known: {', '.join(RECIPES)}")
 
