@@ -57,8 +57,9 @@ from latentatlas.training.losses import (
     path_lengths,
     r1_penalty,
 )
-from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
+from latentatlas.utils.atomic import atomic_write_json, trim_jsonl_log
 from latentatlas.utils.errors import CheckpointError, DataError, LatentAtlasError
+from latentatlas.utils.fingerprint import module_fingerprint
 from latentatlas.utils.runinfo import write_run_record
 
 # Phase ids mixed into the per-step seeds (any distinct constants).
@@ -210,19 +211,6 @@ def _rank_world() -> tuple[int, int]:
 def _step_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0]
                & ((1 << 63) - 1))
-
-
-def state_digest(*modules: nn.Module) -> str:
-    """SHA-256 over the state dicts of ``modules`` (names, dtypes, shapes and bytes)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for i, module in enumerate(modules):
-        for name, t in sorted(module.state_dict().items()):
-            t = t.detach().to("cpu").contiguous()
-            h.update(f"{i}.{name}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def _has_w_space(G: nn.Module) -> bool:
@@ -714,20 +702,6 @@ class GANTrainer:
             **self.extra_config,
         }
 
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop log lines past the resumed step (they belong to the lost, uncheckpointed part)."""
-        path = self.out_dir / "metrics.jsonl"
-        if not path.is_file():
-            return
-        kept = []
-        for line in path.read_text("utf-8").splitlines():
-            try:
-                if json.loads(line).get("step", 0) <= step:
-                    kept.append(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by the kill
-        atomic_write_bytes(path, ("\n".join(kept) + ("\n" if kept else "")).encode("utf-8"))
-
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record, allow_nan=True) + "\n")
@@ -762,7 +736,7 @@ class GANTrainer:
         if self.world > 1:
             self._broadcast_state()
         if self.rank == 0:
-            self._truncate_metrics(start)
+            trim_jsonl_log(self.out_dir / "metrics.jsonl", start)
             self._open_tensorboard()
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         last_ckpt: Path | None = None
@@ -804,7 +778,7 @@ class GANTrainer:
         if self.world > 1:
             # Data parallelism must leave every rank with the same weights: check it.
             digests: list[Any] = [None] * self.world
-            dist.all_gather_object(digests, state_digest(self.G, self.D, self.G_ema))
+            dist.all_gather_object(digests, module_fingerprint(self.G, self.D, self.G_ema))
             self.rank_digests = digests
             if len(set(digests)) != 1:
                 raise LatentAtlasError(f"ranks hold different weights after training: {digests}")

@@ -44,7 +44,6 @@ every score column is an attribute.
 """
 
 
-from latentatlas.pipelines.explore.book import module_fingerprint
 from latentatlas.pipelines.explore.pipeline import explore
 from latentatlas.pipelines.explore.report import write_explore_report
 from latentatlas.pipelines.explore.selection import (
@@ -67,6 +66,7 @@ from latentatlas.pipelines.explore.settings import (
     ExploreSettings,
     auto_chosen_ratio,
 )
+from latentatlas.utils.fingerprint import module_fingerprint
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -9,13 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from latentatlas.pipelines.explore.book import (
-    StageBook,
-    hash_json,
-    log,
-    module_fingerprint,
-    nan_to_none,
-)
+from latentatlas.pipelines.explore.book import StageBook, log, nan_to_none
 from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, ExploreRun
 from latentatlas.pipelines.explore.figures import flatten_files, make_figures
 from latentatlas.pipelines.explore.report import (
@@ -48,6 +42,7 @@ from latentatlas.pipelines.explore.stages import (
 )
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.fingerprint import hash_json, module_fingerprint
 from latentatlas.utils.runinfo import write_run_record
 
 

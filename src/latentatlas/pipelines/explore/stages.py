@@ -22,12 +22,13 @@ from latentatlas.directions import (
     score_change_matrix,
 )
 from latentatlas.editing import move
-from latentatlas.pipelines.explore.book import hash_json, log, nan_to_none
+from latentatlas.pipelines.explore.book import log, nan_to_none
 from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, ExploreRun
 from latentatlas.pipelines.explore.selection import choose_condition
 from latentatlas.pipelines.explore.settings import EDIT_STEP
 from latentatlas.utils.atomic import atomic_path, atomic_save_npy
 from latentatlas.utils.errors import DataError, ShapeError
+from latentatlas.utils.fingerprint import hash_json
 
 
 # --------------------------------------------------------------------------- 1. bank
