@@ -273,3 +273,11 @@ def test_cli_quick_run_with_a_predictor_folder(tiny_model, tmp_path):
         metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
         assert metrics["config"]["model"] == "celeba64"
         assert {"Smiling", "Male"} <= set(metrics["attributes"])
+
+
+def test_z_space_of_a_w_generator_refuses_truncation(tiny_model, tmp_path) -> None:
+    # Truncation acts on w: z codes of a StyleGAN cannot carry it, so it is refused rather
+    # than silently dropped.
+    with pytest.raises(ShapeError, match="truncates w, not z"):
+        explore(tiny_model, tmp_path / "z", predictor=_scorer(), quick=True, progress=False,
+                space="z", truncation_psi=0.7)

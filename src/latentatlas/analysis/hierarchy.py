@@ -233,14 +233,12 @@ def rescore(
     k_dirs = len(directions)
     scores = np.zeros((k_dirs, num, 2 + len(layer_ids), m), dtype=np.float32)
     total = num * (1 + k_dirs * (1 + len(layer_ids)))
-    device = getattr(generator, "device", torch.device("cpu"))
     bar = tqdm(total=total, desc="re-scoring", unit="img", disable=not progress)
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            images = generator.synthesize(batch.to(device), space=space)
+        images = generator.synthesize_batched(batch, space, batch_size=batch_size)
         bar.update(batch.shape[0])
-        return _score(scorer_fn, images.float().cpu(), m)
+        return _score(scorer_fn, images, m)
 
     try:
         for start in range(0, num, batch_size):
@@ -367,20 +365,13 @@ def select_layers(
         if truncation_psi != 1.0
         else None
     )
-    device = getattr(generator, "device", torch.device("cpu"))
 
     def scores_for(layer_sel: Sequence[int] | None) -> np.ndarray:
-        out = []
-        for start in range(0, codes.shape[0], batch_size):
-            batch = codes[start : start + batch_size]
-            if layer_sel is not None:
-                batch = move(
-                    batch, directions, lam, key=k, layers=layer_sel, layer_strength=strength
-                )
-            with torch.no_grad():
-                images = generator.synthesize(batch.to(device), space="wp")
-            out.append(_score(scorer_fn, images.float().cpu(), m))
-        return np.concatenate(out)
+        edited = codes if layer_sel is None else move(
+            codes, directions, lam, key=k, layers=layer_sel, layer_strength=strength)
+        images = generator.synthesize_batched(edited, "wp", batch_size=batch_size)
+        return np.concatenate([_score(scorer_fn, images[i:i + batch_size], m)
+                               for i in range(0, images.shape[0], batch_size)])
 
     base = scores_for(None)
 

@@ -213,6 +213,19 @@ def sample_quality(
     }
 
 
+def generator_samples(G: Any, n: int, rng: np.random.Generator, truncation_psi: float = 1.0,
+                      batch_size: int = 256) -> torch.Tensor:
+    """``n`` images of ``G`` in [-1, 1] (clamped, CPU): latents sampled ``batch_size`` at a time
+    from ``rng`` (W+ through the mapping for StyleGAN-like generators, truncated), noise
+    'const'."""
+    space = "wp" if "wp" in getattr(G, "spaces", ("z",)) else "z"
+    latents = torch.cat([G.sample(min(batch_size, n - start), space=space, rng=rng,
+                                  truncation_psi=truncation_psi)
+                         for start in range(0, n, batch_size)])
+    return G.synthesize_batched(latents, space, batch_size=batch_size,
+                                noise_mode="const").clamp(-1, 1)
+
+
 @torch.no_grad()
 def generator_quality(
     G: Any,
@@ -232,14 +245,7 @@ def generator_quality(
     rng = check_rng(rng)
     n_real = len(real_images)
     n_fake = n_fake if n_fake is not None else n_real // 2
-    space = "wp" if "wp" in getattr(G, "spaces", ("z",)) else "z"
-    chunks = []
-    for start in range(0, n_fake, batch_size):
-        n = min(batch_size, n_fake - start)
-        latent = G.sample(n, space=space, rng=rng, truncation_psi=truncation_psi)
-        chunks.append(G.synthesize(latent, space=space, noise_mode="const").float().cpu()
-                      .clamp(-1, 1))
-    fakes = torch.cat(chunks)
+    fakes = generator_samples(G, n_fake, rng, truncation_psi, batch_size)
     result = sample_quality(real_images, fakes, embedder, rng, batch_size=batch_size, **kw)
     result["truncation_psi"] = truncation_psi
     return result

@@ -6,8 +6,14 @@ Latent spaces
 - ``"w"``: the mapping network's output, [N, w_dim] (StyleGAN-like generators only).
 - ``"wp"`` (W+): one w per synthesis layer, [N, num_ws, w_dim].
 
-A Z-only generator exposes just ``"z"``. Sampling W or W+ always goes through the mapping network
-(sampling W from N(0, I) gives meaningless codes).
+A Z-only generator exposes just ``"z"`` and refuses ``"w"`` / ``"wp"``. Sampling W or W+ always goes
+through the mapping network (sampling W from N(0, I) gives meaningless codes).
+
+Truncation has one owner: sampling / mapping (:meth:`Generator.sample`,
+:meth:`Generator.z_to_latent`, both built on :meth:`Generator.truncate`). ``synthesize(latent,
+space)`` takes latents as they are and never truncates, so a truncated code (a bank's, an edited
+one) is rendered exactly once-truncated. Generators with a W space truncate w / W+ toward
+``w_avg``; Z-only generators scale z toward 0.
 
 Images are float tensors in [-1, 1], NCHW.
 """
@@ -15,13 +21,15 @@ Images are float tensors in [-1, 1], NCHW.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from latentatlas.io.persistence import ConfigModule
 from latentatlas.utils.errors import ShapeError
-from latentatlas.utils.rng import torch_generator
+from latentatlas.utils.rng import check_rng, torch_generator
 
 SPACES = ("z", "w", "wp")
 
@@ -51,8 +59,10 @@ class Generator(ConfigModule):
 
     def _check_space(self, space: str) -> None:
         if space not in self.spaces:
+            why = " (a Z-only generator: no mapping network, no W / W+)" \
+                if self.spaces == ("z",) else ""
             raise ValueError(
-                f"{type(self).__name__} has latent spaces {self.spaces}; got space={space!r}"
+                f"{type(self).__name__} has latent spaces {self.spaces}{why}; got space={space!r}"
             )
 
     def check_latent(self, latent: torch.Tensor, space: str) -> torch.Tensor:
@@ -106,19 +116,50 @@ class Generator(ConfigModule):
     def truncate(
         self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "w"
     ) -> torch.Tensor:
-        """w' = w_avg + psi (w - w_avg); for W+ only on layers [0, cutoff) (all when None)."""
+        """w' = w_avg + psi (w - w_avg); for W+ only on layers [0, cutoff) (all when None).
+
+        Computed with ``torch.lerp`` like the official mapping network, so truncated outputs of
+        converted StyleGAN checkpoints match the official ones bit for bit. A generator with a W
+        space truncates w / W+ only: its z cannot carry truncation (psi != 1 on ``space="z"``
+        raises). Z-only generators override this (z' = psi z).
+        """
         if psi == 1.0:
             return latent
         latent = self.check_latent(latent, space)
+        if space == "z":
+            raise ValueError(
+                f"{type(self).__name__} truncates w / W+ (toward w_avg), not z: use space 'w' or "
+                "'wp' for truncated codes, or truncation_psi=1 in z"
+            )
         avg = self.w_avg.to(latent)
-        if space == "w":
-            return avg + psi * (latent - avg)
-        if space != "wp":
-            raise ValueError("truncation applies to 'w' or 'wp' latents")
+        if space == "w" or cutoff is None:
+            return avg.lerp(latent, psi)
         out = latent.clone()
-        stop = self.num_ws if cutoff is None else cutoff
-        out[:, :stop] = avg + psi * (latent[:, :stop] - avg)
+        out[:, :cutoff] = avg.lerp(latent[:, :cutoff], psi)
         return out
+
+    def z_to_latent(
+        self,
+        z: torch.Tensor,
+        space: str = "wp",
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+    ) -> torch.Tensor:
+        """z -> the latent of ``space`` (mapping network for W / W+), truncated.
+
+        With :meth:`sample` (which calls it) this is the one place truncation happens;
+        :meth:`synthesize` takes latents as they are.
+        """
+        self._check_space(space)
+        if truncation_cutoff is not None and truncation_psi != 1.0 and space != "wp":
+            raise ValueError(f"a truncation cutoff needs space='wp', got space={space!r}")
+        if space == "z":
+            return self.truncate(z, truncation_psi, space="z")
+        w = self.z_to_w(z, c)
+        if space == "w":
+            return self.truncate(w, truncation_psi, space="w")
+        return self.truncate(self.w_to_wp(w), truncation_psi, truncation_cutoff, space="wp")
 
     def sample(
         self,
@@ -129,22 +170,16 @@ class Generator(ConfigModule):
         truncation_cutoff: int | None = None,
         c: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sample n latents in ``space`` (W / W+ through the mapping network, with truncation)."""
+        """n latents in ``space``, truncated (:meth:`z_to_latent`); seeded like
+        :func:`~latentatlas.utils.rng.check_rng` (None: seed 0). W / W+ always go through the
+        mapping network."""
         self._check_space(space)
-        rng_np = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng_np = check_rng(rng)
         z = self.sample_z(n, rng_np)
-        if space == "z":
-            return z
-        if c is None and self.c_dim:
+        if space != "z" and c is None and self.c_dim:
             c = self.sample_c(n, rng_np)
         with torch.no_grad():
-            w = self.z_to_w(z, c)
-        if space == "w":
-            if truncation_cutoff is not None and truncation_psi != 1.0:
-                raise ValueError("a truncation cutoff needs space='wp'")
-            return self.truncate(w, truncation_psi, space="w")
-        wp = self.w_to_wp(w)
-        return self.truncate(wp, truncation_psi, truncation_cutoff, space="wp")
+            return self.z_to_latent(z, space, c, truncation_psi, truncation_cutoff)
 
     # ----------------------------------------------------------------- synthesis
     def synthesize(
@@ -153,11 +188,41 @@ class Generator(ConfigModule):
         space: str = "wp",
         c: torch.Tensor | None = None,
         noise_mode: str = "const",
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1] (NCHW float32) from latents of any space."""
+        """Images in [-1, 1] (NCHW float32) from latents of any space, taken as they are (no
+        truncation: that belongs to :meth:`sample` / :meth:`z_to_latent`)."""
         raise NotImplementedError
+
+    def synthesize_batched(
+        self,
+        latents: Any,
+        space: str = "wp",
+        batch_size: int = 32,
+        c: Any = None,
+        progress: bool = False,
+        desc: str = "synthesis",
+        **synth_kwargs: Any,
+    ) -> torch.Tensor:
+        """:meth:`synthesize` over many latents in chunks of ``batch_size``, under
+        ``torch.no_grad()``; float32 images [N, C, H, W] on the CPU (the same images as one
+        ``synthesize`` call). ``c`` (labels, [N, c_dim]) is chunked alongside."""
+        if batch_size < 1:
+            raise ShapeError(f"batch_size must be >= 1, got {batch_size}")
+        lat = latents if isinstance(latents, torch.Tensor) else torch.as_tensor(np.asarray(latents))
+        lat = lat.float()
+        if lat.shape[0] == 0:
+            raise ShapeError("no latents to synthesise")
+        out = []
+        device = self.device
+        with torch.no_grad():
+            for start in tqdm(range(0, lat.shape[0], batch_size), desc=desc,
+                              disable=not progress, leave=False):
+                chunk = lat[start:start + batch_size].to(device)
+                kw = dict(synth_kwargs)
+                if c is not None:
+                    kw["c"] = c[start:start + batch_size]
+                out.append(self.synthesize(chunk, space=space, **kw).float().cpu())
+        return torch.cat(out)
 
     def layer_names(self) -> Sequence[str]:
         """Names accepted by :meth:`activations`."""

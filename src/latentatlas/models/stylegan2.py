@@ -503,26 +503,6 @@ class StyleGAN2Generator(Generator):
         z = self.check_latent(z, "z")
         return self.mapping(z, self._check_c(c, z.shape[0]))
 
-    def truncate(
-        self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "w"
-    ) -> torch.Tensor:
-        """w' = w_avg + psi (w - w_avg); for W+ only on layers [0, cutoff) (all when None).
-
-        Computed with ``torch.lerp`` like the official mapping network, so truncated outputs of
-        converted checkpoints match the official ones bit for bit.
-        """
-        if psi == 1.0:
-            return latent
-        latent = self.check_latent(latent, space)
-        if space not in ("w", "wp"):
-            raise ValueError("truncation applies to 'w' or 'wp' latents")
-        avg = self.w_avg.to(latent)
-        if space == "w" or cutoff is None:
-            return avg.lerp(latent, psi)
-        out = latent.clone()
-        out[:, :cutoff] = avg.lerp(latent[:, :cutoff], psi)
-        return out
-
     @torch.no_grad()
     def update_w_avg(self, w: torch.Tensor, beta: float | None = None) -> torch.Tensor:
         """EMA update of the tracked w_avg with mapped w: avg <- lerp(mean(w), avg, beta)."""
@@ -534,22 +514,14 @@ class StyleGAN2Generator(Generator):
         return self.mapping.w_avg
 
     # ----------------------------------------------------------------- synthesis
-    def _to_wp(
-        self,
-        latent: torch.Tensor,
-        space: str,
-        c: torch.Tensor | None,
-        truncation_psi: float,
-        truncation_cutoff: int | None,
-    ) -> torch.Tensor:
+    def _to_wp(self, latent: torch.Tensor, space: str, c: torch.Tensor | None) -> torch.Tensor:
+        """Any latent -> W+ as it is (z through the mapping network, untruncated)."""
         latent = self.check_latent(latent, space).to(self.device)
         if space == "z":
             latent = self.z_to_w(latent, c)
             space = "w"
         # For w / W+ latents a label c is ignored: the mapping already folded it into w.
-        if space == "w":
-            latent = self.w_to_wp(latent)
-        return self.truncate(latent, truncation_psi, truncation_cutoff, space="wp")
+        return self.w_to_wp(latent) if space == "w" else latent
 
     def synthesize(
         self,
@@ -557,18 +529,17 @@ class StyleGAN2Generator(Generator):
         space: str = "wp",
         c: torch.Tensor | None = None,
         noise_mode: str = "const",
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
         noise_rng: np.random.Generator | int | torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Images in roughly [-1, 1] (NCHW float32) from z, w or W+ latents.
+        """Images in roughly [-1, 1] (NCHW float32) from z, w or W+ latents, taken as they are
+        (no truncation: truncated codes come from :meth:`sample` / :meth:`z_to_latent`).
 
         noise_mode: "const" (the stored noise maps: deterministic), "random" (fresh noise drawn
         from ``noise_rng``: a seed / numpy Generator / torch.Generator; None uses torch's global
         RNG, as in training) or "none". The class label ``c`` is used for z latents only (w and
         W+ already encode it). Gradients flow (wrap in ``torch.no_grad()`` to save memory).
         """
-        wp = self._to_wp(latent, space, c, truncation_psi, truncation_cutoff)
+        wp = self._to_wp(latent, space, c)
         return self.synthesis(wp, noise_mode=noise_mode, noise_generator=self._noise_gen(noise_rng))
 
     def forward(
@@ -579,8 +550,11 @@ class StyleGAN2Generator(Generator):
         truncation_cutoff: int | None = None,
         noise_mode: str = "random",
     ) -> torch.Tensor:
-        """Official-style call G(z, c): mapping + synthesis (random noise by default)."""
-        return self.synthesize(z, "z", c, noise_mode, truncation_psi, truncation_cutoff)
+        """Official-style call G(z, c): mapping with truncation, then synthesis (random noise by
+        default)."""
+        z = self.check_latent(z, "z").to(self.device)
+        wp = self.z_to_latent(z, "wp", c, truncation_psi, truncation_cutoff)
+        return self.synthesize(wp, "wp", noise_mode=noise_mode)
 
     @staticmethod
     def _noise_gen(noise_rng) -> torch.Generator | None:
@@ -619,7 +593,7 @@ class StyleGAN2Generator(Generator):
             w = self.z_to_w(latent, c)
             out["mapping"] = w
             latent, space, c = w, "w", None
-        wp = self._to_wp(latent, space, c, 1.0, None)
+        wp = self._to_wp(latent, space, c)
         synth_layers = [n for n in layers if n != "mapping"]
         if synth_layers:
             _, acts = self.synthesis(

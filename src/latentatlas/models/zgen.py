@@ -156,18 +156,10 @@ class ZGenerator(Generator):
         space: str = "z",
         c: torch.Tensor | None = None,
         noise_mode: str = "const",
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1] (NCHW float32) from z. There is no noise and no W space.
-
-        ``truncation_psi`` scales z towards 0 (the mean of z) when != 1.
-        """
-        if space == "wp":  # the protocol default: a Z-only generator has only z
-            space = "z"
+        """Images in [-1, 1] (NCHW float32) from z as given (no truncation: :meth:`sample`
+        truncates). There is no noise, and no W / W+ space (``space`` other than "z" raises)."""
         z = self.check_latent(latent, space).to(self.device)
-        if truncation_psi != 1.0:
-            z = z * truncation_psi
         return self._run(z, c, set())[0]
 
     def activations(
@@ -190,9 +182,13 @@ class ZGenerator(Generator):
     def truncate(
         self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "z"
     ) -> torch.Tensor:
-        """z' = psi * z (towards the mean of z, 0)."""
+        """z' = psi * z (towards the mean of z, 0). There are no layers to cut off."""
+        if cutoff is not None and psi != 1.0:
+            raise ValueError(
+                f"{type(self).__name__} has no W+ space; a truncation cutoff needs one"
+            )
         latent = self.check_latent(latent, space)
-        return latent * psi
+        return latent * psi if psi != 1.0 else latent
 
     def sample(
         self,
@@ -203,12 +199,8 @@ class ZGenerator(Generator):
         truncation_cutoff: int | None = None,
         c: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """n z codes (optionally scaled by truncation_psi)."""
-        if space == "wp":
-            space = "z"
-        self._check_space(space)
-        z = self.sample_z(n, rng)
-        return z * truncation_psi if truncation_psi != 1.0 else z
+        """n z codes, scaled by truncation_psi (see :meth:`Generator.sample`)."""
+        return super().sample(n, space, rng, truncation_psi, truncation_cutoff, c)
 
 
 @register_model

@@ -142,6 +142,9 @@ def prepare_run(model: Any, out: str | os.PathLike, predictor: Any, settings: Ex
     if space == "w" and "w" not in generator.spaces:
         raise ShapeError(f"{type(generator).__name__} has latent spaces {generator.spaces}; "
                          "use space='z'")
+    if space == "z" and "w" in generator.spaces and truncation_psi != 1.0:
+        raise ShapeError(f"{type(generator).__name__} truncates w, not z: space='z' takes "
+                         f"truncation_psi=1 (got {truncation_psi}), or use space='w'")
     scorer, attrs, aucs, auc_source = resolve_scorer(predictor, attributes, min_auc)
     scorer = ClampedScorer(scorer)
     if focus is not None:
@@ -184,7 +187,7 @@ def figures_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, edits
         log(run.progress, "stage figures")
         t0 = time.perf_counter()
         figures = make_figures(run.out, run.generator, bank.bank, bank.codes, run.space,
-                               run.truncation_psi, bounds.directions, bounds.conditional,
+                               bounds.directions, bounds.conditional,
                                bounds.conditional_info, bounds.kept, bounds.focus, bounds.result,
                                edits, layers, run.aucs, s)
         run.book.save("figures", fp, figures, list(flatten_files(figures)),

@@ -152,18 +152,13 @@ def _conditional_boundaries(run: ExploreRun, directions: Directions, cos: np.nda
 
 # --------------------------------------------------------------------------- 3. edits
 def _synthesize_and_score(run: ExploreRun, codes: np.ndarray, bar: Any = None) -> np.ndarray:
-    """Scores [N, m] of the images of ``codes`` (z codes are truncated like the bank's)."""
-    device = getattr(run.generator, "device", torch.device("cpu"))
+    """Scores [N, m] of the images of ``codes`` (taken as they are: bank codes are truncated)."""
     bs = run.settings.batch_size
-    kw: dict[str, Any] = {"space": run.space}
-    if run.space == "z":
-        kw["truncation_psi"] = run.truncation_psi
     out = []
     for start in range(0, codes.shape[0], bs):
-        chunk = torch.as_tensor(np.ascontiguousarray(codes[start:start + bs]),
-                                dtype=torch.float32).to(device)
+        chunk = codes[start:start + bs]
+        images = run.generator.synthesize_batched(chunk, run.space, batch_size=bs)
         with torch.no_grad():
-            images = run.generator.synthesize(chunk, **kw).float().cpu()
             out.append(run.scorer(images).detach().float().cpu().numpy().astype(np.float64))
         if bar is not None:
             bar.update(chunk.shape[0])
