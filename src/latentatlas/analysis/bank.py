@@ -48,7 +48,8 @@ import torch.nn.functional as F
 from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
-from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, as_scorer, safe_name
+from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, safe_name
+from latentatlas.scoring.factory import make_scorer
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import DataError, ShapeError
 from latentatlas.utils.fingerprint import hash_json
@@ -252,7 +253,7 @@ def sample_bank(
         raise ValueError(f"n must be >= 1, got {n}")
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be >= 1")
-    scorer: BaseScorer = as_scorer(scorers)
+    scorer: BaseScorer = make_scorer(scorers)
     names = list(scorer.names)
     files = [f"{safe_name(nm)}_scores.npy" for nm in names]
     if len(set(files)) != len(files):
@@ -346,7 +347,7 @@ def sample_bank(
                             f"[N, {channels}, {res}, {res}]"
                         )
                     scores = scorer(images)
-                if not torch.isfinite(scores).all():  # as_scorer validates; belt and braces
+                if not torch.isfinite(scores).all():  # scorers validate; belt and braces
                     raise ScoringError(f"NaN/Inf scores in samples [{b_start}, {b_stop})")
                 arrays["z"][b_start:b_stop] = z.cpu().numpy()
                 if has_w:

@@ -47,7 +47,6 @@ every score column is an attribute.
 from latentatlas.pipelines.explore.pipeline import explore
 from latentatlas.pipelines.explore.report import write_explore_report
 from latentatlas.pipelines.explore.selection import (
-    ClampedScorer,
     choose_condition,
     choose_focus,
     predictor_auc,
@@ -76,7 +75,6 @@ __all__ = [
     "MIN_AUC",
     "QUICK_SETTINGS",
     "STAGES",
-    "ClampedScorer",
     "ExploreResult",
     "ExploreSettings",
     "auto_chosen_ratio",

@@ -18,7 +18,6 @@ from latentatlas.pipelines.explore.report import (
     write_explore_report,
 )
 from latentatlas.pipelines.explore.selection import (
-    ClampedScorer,
     choose_focus,
     resolve_generator,
     resolve_scorer,
@@ -145,8 +144,10 @@ def prepare_run(model: Any, out: str | os.PathLike, predictor: Any, settings: Ex
     if space == "z" and "w" in generator.spaces and truncation_psi != 1.0:
         raise ShapeError(f"{type(generator).__name__} truncates w, not z: space='z' takes "
                          f"truncation_psi=1 (got {truncation_psi}), or use space='w'")
-    scorer, attrs, aucs, auc_source = resolve_scorer(predictor, attributes, min_auc)
-    scorer = ClampedScorer(scorer)
+    # Explore scores what the generator would display: any finite value is clamped to [-1, 1]
+    # (an untrained or diverged generator legitimately exceeds the +-64 of "validate").
+    scorer, attrs, aucs, auc_source = resolve_scorer(predictor, attributes, min_auc,
+                                                     clamp="display")
     if focus is not None:
         unknown = [a for a in focus if a not in attrs]
         if unknown:
