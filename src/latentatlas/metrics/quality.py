@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentatlas.io.images import to_model_images
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
@@ -134,8 +135,7 @@ def _as_image_tensor(images: Any) -> torch.Tensor:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
         raise ShapeError(f"image arrays must be NHWC with 1 or 3 channels, got {arr.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-    return t.float() / 127.5 - 1.0 if arr.dtype == np.uint8 else t.float() * 2.0 - 1.0
+    return to_model_images(arr)
 
 
 @torch.no_grad()

@@ -42,6 +42,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from latentatlas.io.images import to_model_images
 from latentatlas.training.augment import AUGMENT_OPS, Augmenter
 from latentatlas.training.checkpoint import (
     checkpoint_path,
@@ -217,15 +218,6 @@ def _has_w_space(G: nn.Module) -> bool:
     return getattr(G, "w_dim", None) is not None
 
 
-def _to_image_tensor(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """uint8 / float [0, 1] NHWC -> float32 [-1, 1] NCHW on device."""
-    t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    t = t.float() / 127.5 - 1.0 if batch.dtype == np.uint8 else t.float() * 2.0 - 1.0
-    t = t.permute(0, 3, 1, 2)
-    return t.contiguous(memory_format=torch.channels_last if channels_last else
-                        torch.contiguous_format)
-
-
 # ---------------------------------------------------------------------- the trainer
 class GANTrainer:
     """Trains ``G`` (and ``D``) on an image source; see the module docstring for the algorithm.
@@ -345,7 +337,7 @@ class GANTrainer:
             flip = torch.rand(len(arr), generator=g).numpy() < 0.5
             arr = arr.copy()
             arr[flip] = arr[flip, :, ::-1]
-        return _to_image_tensor(arr, self.device, self.config.channels_last)
+        return to_model_images(arr, self.device, self.config.channels_last)
 
     def _sample_z(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.G.z_dim, generator=gen).to(self.device)
