@@ -43,10 +43,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentatlas.data.dsprites import SYMMETRY_PERIODS
+from latentatlas.io.cards import save_model_card
 from latentatlas.io.persistence import save_model
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.checkpoint import load_checkpoint, save_checkpoint
-from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json, trim_jsonl_log
+from latentatlas.utils.atomic import atomic_write_json, trim_jsonl_log
 from latentatlas.utils.errors import CheckpointError, DataError, ShapeError
 from latentatlas.utils.hardware import resolve_bf16
 from latentatlas.utils.runinfo import environment_info, write_run_record
@@ -836,7 +837,7 @@ latentatlas predictors train {name} --out runs/predictor_{name} --threads 1 \\
   --steps {metrics['config']['steps']} --seed {metrics['config']['seed']}{budget}
 ```
 """
-    return atomic_write_bytes(out_dir / "MODEL_CARD.md", text.encode("utf-8"))
+    return save_model_card(out_dir, text)
 
 
 def format_metrics_table(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from latentatlas.io import registry
+from latentatlas.io.cards import model_card_path
 from latentatlas.models import Generator, load
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.pipelines.explore.settings import (
@@ -103,7 +104,7 @@ def predictor_auc(model: Any) -> tuple[dict[str, float], str | None]:
             found = {}
         if found:
             return found, str(metrics_path)
-    card = Path(folder) / "MODEL_CARD.md"
+    card = model_card_path(folder)
     if card.is_file():
         found = _auc_from_card(card.read_text("utf-8", errors="replace"))
         if found:
