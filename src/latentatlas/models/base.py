@@ -20,6 +20,7 @@ Images are float tensors in [-1, 1], NCHW.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,14 @@ from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng, torch_generator
 
 SPACES = ("z", "w", "wp")
+
+
+def log2_resolution(resolution: int, lo: int, hi: int) -> int:
+    """log2 of an image resolution that must be a power of two in [lo, hi] (ValueError if not)."""
+    log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
+    if resolution < lo or resolution > hi or 2**log2 != resolution:
+        raise ValueError(f"img_resolution must be a power of two in [{lo}, {hi}], got {resolution}")
+    return log2
 
 
 class Generator(ConfigModule):
@@ -99,6 +108,22 @@ class Generator(ConfigModule):
         g = torch_generator(rng)
         idx = torch.randint(0, self.c_dim, (n,), generator=g)
         return torch.nn.functional.one_hot(idx, self.c_dim).float().to(self.device)
+
+    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """A label batch c [n, c_dim] on this device (None for unconditional generators)."""
+        if not self.c_dim:
+            if c is not None:
+                raise ShapeError(f"{type(self).__name__} is unconditional (c_dim=0); got a label c")
+            return None
+        if c is None:
+            raise ShapeError(
+                f"this generator is class-conditional (c_dim={self.c_dim}); "
+                f"pass c [N, {self.c_dim}]"
+            )
+        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
+        if c.shape != (n, self.c_dim):
+            raise ShapeError(f"c must have shape [{n}, {self.c_dim}], got {list(c.shape)}")
+        return c
 
     def z_to_w(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Mapping network. Z-only generators raise."""

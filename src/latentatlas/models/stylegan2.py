@@ -23,7 +23,6 @@ Finite-difference methods (Hessian penalty, OroJaR with small steps) should use
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator
+from latentatlas.models.base import Generator, log2_resolution
 from latentatlas.models.layers import (
     LRELU_GAIN,
     LRELU_SLOPE,
@@ -63,13 +62,6 @@ def resolve_dtype(dtype: str, device: torch.device | str = "cpu") -> torch.dtype
     if dtype == "auto":
         return torch.bfloat16 if native_bf16_supported(device) else torch.float32
     return getattr(torch, dtype)
-
-
-def _log2_resolution(resolution: int, lo: int, hi: int) -> int:
-    log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
-    if resolution < lo or resolution > hi or 2**log2 != resolution:
-        raise ValueError(f"img_resolution must be a power of two in [{lo}, {hi}], got {resolution}")
-    return log2
 
 
 def _make_noise(
@@ -279,7 +271,7 @@ class SynthesisNetwork(nn.Module):
         self.w_dim = w_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels
-        log2 = _log2_resolution(img_resolution, 4, 1024)
+        log2 = log2_resolution(img_resolution, 4, 1024)
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.channels = {r: min(channel_base // r, channel_max) for r in self.block_resolutions}
         if min(self.channels.values()) < 1:
@@ -429,7 +421,7 @@ class StyleGAN2Generator(Generator):
         dtype: str = "auto",
     ) -> None:
         super().__init__()
-        _log2_resolution(img_resolution, 16, 1024)
+        log2_resolution(img_resolution, 16, 1024)
         if min(z_dim, w_dim, img_channels, mapping_layers) < 1 or c_dim < 0:
             raise ValueError(
                 "z_dim, w_dim, img_channels and mapping_layers must be >= 1, c_dim >= 0"
@@ -482,21 +474,6 @@ class StyleGAN2Generator(Generator):
     @property
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
-
-    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if not self.c_dim:
-            if c is not None:
-                raise ShapeError(f"{type(self).__name__} is unconditional (c_dim=0); got a label c")
-            return None
-        if c is None:
-            raise ShapeError(
-                f"this generator is class-conditional (c_dim={self.c_dim}); "
-                f"pass c [N, {self.c_dim}]"
-            )
-        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
-        if c.shape != (n, self.c_dim):
-            raise ShapeError(f"c must have shape [{n}, {self.c_dim}], got {list(c.shape)}")
-        return c
 
     def z_to_w(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Mapping network: z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim] (no truncation)."""
@@ -727,7 +704,7 @@ class StyleGAN2Discriminator(ConfigModule):
         dtype: str = "float32",
     ) -> None:
         super().__init__()
-        log2 = _log2_resolution(img_resolution, 8, 1024)
+        log2 = log2_resolution(img_resolution, 8, 1024)
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels

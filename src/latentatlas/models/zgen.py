@@ -10,7 +10,6 @@ Named activations are the *pre-nonlinearity* outputs of each layer ("fc", "conv0
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -18,18 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator
+from latentatlas.models.base import Generator, log2_resolution
 from latentatlas.utils.errors import ShapeError
 
 NORMS = ("pixel", "batch", "none")
 UPSAMPLES = ("transpose", "nearest")
-
-
-def _check_resolution(resolution: int, lo: int, hi: int) -> int:
-    log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
-    if resolution < lo or resolution > hi or 2**log2 != resolution:
-        raise ValueError(f"img_resolution must be a power of two in [{lo}, {hi}], got {resolution}")
-    return log2
 
 
 class PixelNorm(nn.Module):
@@ -75,7 +67,7 @@ class ZGenerator(Generator):
         upsample: str = "transpose",
     ) -> None:
         super().__init__()
-        log2 = _check_resolution(img_resolution, 16, 128)
+        log2 = log2_resolution(img_resolution, 16, 128)
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         if upsample not in UPSAMPLES:
@@ -107,21 +99,6 @@ class ZGenerator(Generator):
         self.out = nn.Conv2d(ch[img_resolution], img_channels, 3, padding=1)
 
     # ----------------------------------------------------------------- protocol
-    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if not self.c_dim:
-            if c is not None:
-                raise ShapeError("ZGenerator is unconditional (c_dim=0); got a label c")
-            return None
-        if c is None:
-            raise ShapeError(
-                f"this generator is class-conditional (c_dim={self.c_dim}); "
-                f"pass c [N, {self.c_dim}]"
-            )
-        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
-        if c.shape != (n, self.c_dim):
-            raise ShapeError(f"c must have shape [{n}, {self.c_dim}], got {list(c.shape)}")
-        return c
-
     def layer_names(self) -> list[str]:
         """ "fc", "conv0" .. "conv{K-1}" (one per resolution doubling), "out" (before tanh)."""
         return ["fc", *[f"conv{i}" for i in range(len(self.convs))], "out"]
@@ -218,7 +195,7 @@ class ZDiscriminator(ConfigModule):
         c_dim: int = 0,
     ) -> None:
         super().__init__()
-        log2 = _check_resolution(img_resolution, 16, 128)
+        log2 = log2_resolution(img_resolution, 16, 128)
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.c_dim = c_dim
