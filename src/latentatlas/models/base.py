@@ -43,6 +43,15 @@ def log2_resolution(resolution: int, lo: int, hi: int) -> int:
     return log2
 
 
+def check_image_shape(img: torch.Tensor, channels: int, resolution: int) -> None:
+    """Refuse an image batch that is not [N, channels, resolution, resolution] (discriminators)."""
+    expected = (channels, resolution, resolution)
+    if img.ndim != 4 or tuple(img.shape[1:]) != expected:
+        raise ShapeError(
+            f"images must have shape [N, {', '.join(map(str, expected))}], got {list(img.shape)}"
+        )
+
+
 class Generator(ConfigModule):
     """Abstract base: subclasses set the attributes below and implement ``_synthesize_*``."""
 
@@ -252,6 +261,15 @@ class Generator(ConfigModule):
     def layer_names(self) -> Sequence[str]:
         """Names accepted by :meth:`activations`."""
         raise NotImplementedError
+
+    def _check_layers(self, layers: Sequence[str]) -> list[str]:
+        """``layers`` as a list; unknown names raise ValueError listing the known ones."""
+        layers = list(layers)
+        known = set(self.layer_names())
+        unknown = [n for n in layers if n not in known]
+        if unknown:
+            raise ValueError(f"unknown layer names {unknown}; known: {list(self.layer_names())}")
+        return layers
 
     def activations(
         self, latent: torch.Tensor, space: str, layers: Sequence[str], noise_mode: str = "const"

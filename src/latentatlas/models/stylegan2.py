@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator, log2_resolution
+from latentatlas.models.base import Generator, check_image_shape, log2_resolution
 from latentatlas.models.layers import (
     LRELU_GAIN,
     LRELU_SLOPE,
@@ -557,11 +557,7 @@ class StyleGAN2Generator(Generator):
 
         "mapping" needs a z latent. Gradients flow to the latent and the parameters.
         """
-        layers = list(layers)
-        known = set(self.layer_names())
-        unknown = [n for n in layers if n not in known]
-        if unknown:
-            raise ValueError(f"unknown layer names {unknown}; known: {self.layer_names()}")
+        layers = self._check_layers(layers)
         out: dict[str, torch.Tensor] = {}
         latent = self.check_latent(latent, space)
         if "mapping" in layers:
@@ -733,12 +729,7 @@ class StyleGAN2Discriminator(ConfigModule):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [N, 1] for images [N, C, R, R] in [-1, 1]."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ShapeError(
-                f"images must have shape [N, {', '.join(map(str, expected))}], "
-                f"got {list(img.shape)}"
-            )
+        check_image_shape(img, self.img_channels, self.img_resolution)
         compute = resolve_dtype(self.dtype, img.device)
         x = None
         img = img.to(compute)

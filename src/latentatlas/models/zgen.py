@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator, log2_resolution
+from latentatlas.models.base import Generator, check_image_shape, log2_resolution
 from latentatlas.utils.errors import ShapeError
 
 NORMS = ("pixel", "batch", "none")
@@ -148,10 +148,7 @@ class ZGenerator(Generator):
         c: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Pre-nonlinearity outputs of the named layers for one forward pass (gradients flow)."""
-        layers = list(layers)
-        unknown = [n for n in layers if n not in self.layer_names()]
-        if unknown:
-            raise ValueError(f"unknown layer names {unknown}; known: {self.layer_names()}")
+        layers = self._check_layers(layers)
         z = self.check_latent(latent, space).to(self.device)
         _, acts = self._run(z, c, set(layers))
         return {n: acts[n] for n in layers}
@@ -212,12 +209,7 @@ class ZDiscriminator(ConfigModule):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [N, 1] for images [N, C, R, R] in [-1, 1]."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ShapeError(
-                f"images must have shape [N, {', '.join(map(str, expected))}], "
-                f"got {list(img.shape)}"
-            )
+        check_image_shape(img, self.img_channels, self.img_resolution)
         x = F.leaky_relu(self.fromrgb(img), 0.2)
         for conv in self.convs:
             x = F.leaky_relu(conv(x), 0.2)
