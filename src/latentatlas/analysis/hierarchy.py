@@ -289,6 +289,24 @@ class LayerSelection:
     method: str
     candidates: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def from_candidate(cls, chosen: dict[str, Any], target: str, full_effect: float,
+                       keep_fraction: float, method: str,
+                       candidates: list[dict[str, Any]]) -> LayerSelection:
+        """The selection of the chosen candidate range (start, stop, target / side effect)."""
+        return cls(
+            layers=tuple(range(chosen["start"], chosen["stop"])),
+            target=target,
+            target_effect=chosen["target_effect"],
+            full_effect=full_effect,
+            kept_fraction=(chosen["target_effect"] / full_effect if full_effect > 0
+                           else float("nan")),
+            side_effect=chosen["side_effect"],
+            keep_fraction=keep_fraction,
+            method=method,
+            candidates=candidates,
+        )
+
     @property
     def start(self) -> int:
         return self.layers[0]
@@ -413,17 +431,8 @@ def select_layers(
             "target_effect": full_effect,
             "side_effect": full_side,
         }
-    return LayerSelection(
-        layers=tuple(range(chosen["start"], chosen["stop"])),
-        target=names[t],
-        target_effect=chosen["target_effect"],
-        full_effect=full_effect,
-        kept_fraction=chosen["target_effect"] / full_effect if full_effect > 0 else float("nan"),
-        side_effect=chosen["side_effect"],
-        keep_fraction=keep_fraction,
-        method="measured",
-        candidates=candidates,
-    )
+    return LayerSelection.from_candidate(chosen, names[t], full_effect, keep_fraction, "measured",
+                                         candidates)
 
 
 def select_layers_from_relevance(
@@ -473,14 +482,5 @@ def select_layers_from_relevance(
             "side_effect": float(cum_o[-1]),
         }
     name = attribute_names[target] if attribute_names is not None else str(target)
-    return LayerSelection(
-        layers=tuple(range(chosen["start"], chosen["stop"])),
-        target=name,
-        target_effect=chosen["target_effect"],
-        full_effect=total,
-        kept_fraction=chosen["target_effect"] / total if total > 0 else float("nan"),
-        side_effect=chosen["side_effect"],
-        keep_fraction=keep_fraction,
-        method="additive",
-        candidates=candidates,
-    )
+    return LayerSelection.from_candidate(chosen, name, total, keep_fraction, "additive",
+                                         candidates)
