@@ -36,13 +36,10 @@ def to_uint8_nhwc(images, value_range: tuple[float, float] | None = None) -> np.
     Accepts torch tensors or arrays, NCHW or NHWC, 1 or 3 channels (or NHW grey), uint8, or float
     in ``value_range`` (default: [-1, 1] if any value is negative, else [0, 1]).
     """
-    try:
-        import torch
+    import torch
 
-        if isinstance(images, torch.Tensor):
-            images = images.detach().float().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]

@@ -19,7 +19,6 @@ weights; the package neither ships nor downloads them) as the embedder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -119,9 +118,6 @@ def kernel_distance(
 
 
 # ---------------------------------------------------------------------- in a model's embedding
-Embedder = Callable[[torch.Tensor], torch.Tensor]
-
-
 def _as_image_tensor(images: Any) -> torch.Tensor:
     """uint8 NHWC / float [0, 1] NHWC arrays or float [-1, 1] NCHW tensors -> [-1, 1] NCHW."""
     if isinstance(images, torch.Tensor):
