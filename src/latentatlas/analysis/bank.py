@@ -76,12 +76,6 @@ def _describe_generator(generator: Any) -> dict[str, Any]:
     return info
 
 
-def _has_w(generator: Any) -> bool:
-    return getattr(generator, "w_dim", None) is not None and "w" in getattr(
-        generator, "spaces", ("z", "w", "wp")
-    )
-
-
 def sample_latent_block(
     generator: Any, block: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -233,7 +227,7 @@ def sample_bank(
     """Sample ``n`` latents, synthesise, score and store them in ``out`` (see the module doc).
 
     Args:
-        generator: a :class:`~latentatlas.models.base.Generator` (or anything with sample_z,
+        generator: a :class:`~latentatlas.models.base.Generator` (or anything with spaces, sample_z,
             z_to_w, w_to_wp, truncate and synthesize).
         scorers: one scorer or a list (their score names must be unique).
         n: number of samples.
@@ -260,7 +254,7 @@ def sample_bank(
         raise ScoringError(f"score names {names} collide once made file-safe; rename them")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    has_w = _has_w(generator)
+    has_w = "w" in generator.spaces
     if not has_w and truncation_cutoff is not None:
         raise ValueError(f"{type(generator).__name__} has no W+ space; a truncation cutoff "
                          "needs one")

@@ -214,10 +214,6 @@ def _step_seed(*parts: int) -> int:
                & ((1 << 63) - 1))
 
 
-def _has_w_space(G: nn.Module) -> bool:
-    return getattr(G, "w_dim", None) is not None
-
-
 # ---------------------------------------------------------------------- the trainer
 class GANTrainer:
     """Trains ``G`` (and ``D``) on an image source; see the module docstring for the algorithm.
@@ -353,7 +349,7 @@ class GANTrainer:
         mixing_prob: float,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(images, W+ codes or None, w or None) with per-sample style mixing."""
-        if not _has_w_space(G):
+        if "w" not in G.spaces:
             return G.synthesize(z, space="z", c=c), None, None
         w = G.z_to_w(z, c)
         num_ws = int(G.num_ws)
@@ -468,7 +464,7 @@ class GANTrainer:
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        has_w = _has_w_space(self.G)
+        has_w = "w" in self.G.spaces
         do_pl = cfg.pl_weight > 0 and has_w and step % cfg.pl_interval == 0
         regs_due = [r for r in self.regularizers if step % int(r.interval) == 0]
         bad: list[str] = []
@@ -666,7 +662,7 @@ class GANTrainer:
         if int(getattr(G, "c_dim", 0) or 0):
             idx = torch.arange(z.shape[0]) % G.c_dim
             c = nn.functional.one_hot(idx, G.c_dim).float().to(self.device)
-        if _has_w_space(G):
+        if "w" in G.spaces:
             wp = G.w_to_wp(G.z_to_w(z, c))
             return G.synthesize(wp, space="wp", c=c, noise_mode="const").float().cpu()
         return G.synthesize(z, space="z", c=c).float().cpu()
