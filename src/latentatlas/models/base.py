@@ -187,6 +187,9 @@ class Generator(ConfigModule):
         """
         self._check_space(space)
         if truncation_cutoff is not None and truncation_psi != 1.0 and space != "wp":
+            if "wp" not in self.spaces:
+                raise ValueError(f"{type(self).__name__} has no W+ space; a truncation cutoff "
+                                 "needs one")
             raise ValueError(f"a truncation cutoff needs space='wp', got space={space!r}")
         if space == "z":
             return self.truncate(z, truncation_psi, space="z")
