@@ -662,10 +662,9 @@ class GANTrainer:
         if int(getattr(G, "c_dim", 0) or 0):
             idx = torch.arange(z.shape[0]) % G.c_dim
             c = nn.functional.one_hot(idx, G.c_dim).float().to(self.device)
-        if "w" in G.spaces:
-            wp = G.w_to_wp(G.z_to_w(z, c))
-            return G.synthesize(wp, space="wp", c=c, noise_mode="const").float().cpu()
-        return G.synthesize(z, space="z", c=c).float().cpu()
+        space = "wp" if "wp" in G.spaces else "z"
+        latent = G.z_to_latent(z, space, c)
+        return G.synthesize(latent, space, c=c, noise_mode="const").float().cpu()
 
     def save_samples(self, name: str) -> Path:
         from latentatlas.io.images import save_grid
