@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentatlas.analysis.bank import Bank, sample_bank
+from latentatlas.analysis.bank import BANK_FORMAT, Bank, sample_bank
 from latentatlas.analysis.hierarchy import rescore, select_layers_from_relevance
 from latentatlas.directions import (
     Directions,
@@ -35,9 +35,9 @@ from latentatlas.utils.fingerprint import hash_json
 def bank_stage(run: ExploreRun) -> BankStage:
     """Sample, synthesise and score the latent bank (chunk-level resume) -> ``out/bank``."""
     cfg, s = run.config, run.settings
-    fp = hash_json({k: cfg[k] for k in (
+    fp = hash_json({**{k: cfg[k] for k in (
         "model_fingerprint", "predictor", "predictor_fingerprint", "attributes", "seed",
-        "truncation_psi", "n")})
+        "truncation_psi", "n")}, "bank_format": BANK_FORMAT})
     bank_dir = run.out / "bank"
     if run.book.cached("bank", fp) is not None:
         bank = Bank.open(bank_dir)
