@@ -124,26 +124,14 @@ def generate(
         if noise_mode == "random" and "noise_rng" in inspect.signature(g.synthesize).parameters:
             extra["noise_rng"] = rng
         t0 = time.perf_counter()
-        images = []
+        space = "wp" if "wp" in g.spaces else "z"
         with torch.no_grad():
-            for i in range(0, n, batch_size):
-                images.append(
-                    g.synthesize(
-                        z[i : i + batch_size],
-                        "z",
-                        c=None if c is None else c[i : i + batch_size],
-                        noise_mode=noise_mode,
-                        truncation_psi=truncation,
-                        truncation_cutoff=truncation_cutoff,
-                        **extra,
-                    )
-                    .float()
-                    .cpu()
-                )
+            latents = g.z_to_latent(z, space, c, truncation, truncation_cutoff)
+        imgs = g.synthesize_batched(latents, space, batch_size=batch_size,
+                                    c=c if space == "z" else None, noise_mode=noise_mode, **extra)
         seconds = time.perf_counter() - t0
-        imgs = torch.cat(images)
         out_path = save_grid(imgs.clamp(-1, 1), out, nrow=nrow, value_range=(-1.0, 1.0))
-    except LatentAtlasError as e:
+    except (LatentAtlasError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     metrics = {
         "images": n,

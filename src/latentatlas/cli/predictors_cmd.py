@@ -115,13 +115,13 @@ def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, bat
 
     from latentatlas.analysis.bank import sample_bank
     from latentatlas.models import load
-    from latentatlas.scoring import build_scorer
+    from latentatlas.scoring import make_scorer
 
     if threads:
         torch.set_num_threads(threads)
     generator = load(model_name)
     channels = int(getattr(generator, "img_channels", 3))
-    built = [build_scorer(s, channels=channels, fast=fast) for s in scorers.split(",") if s.strip()]
+    built = [make_scorer(s, channels=channels, fast=fast) for s in scorers.split(",") if s.strip()]
     if not built:
         raise click.BadParameter("give at least one scorer", param_hint="--scorers")
     bank = sample_bank(generator, built, n, out, seed=seed, truncation_psi=truncation,
