@@ -39,8 +39,7 @@ class _TinyStyleG(Generator):
     def update_w_avg(self, w, beta=0.995):
         self._w_avg.copy_(w.detach().mean(0).lerp(self._w_avg, beta))
 
-    def synthesize(self, latent, space="wp", c=None, noise_mode="const", truncation_psi=1.0,
-                   truncation_cutoff=None):
+    def synthesize(self, latent, space="wp", c=None, noise_mode="const"):
         if space == "z":
             latent = self.w_to_wp(self.z_to_w(latent))
         elif space == "w":
@@ -65,8 +64,7 @@ class _TinyZG(Generator):
         self.net = nn.Sequential(nn.Linear(z_dim, 32), nn.LeakyReLU(0.2),
                                  nn.Linear(32, channels * resolution**2))
 
-    def synthesize(self, latent, space="z", c=None, noise_mode="const", truncation_psi=1.0,
-                   truncation_cutoff=None):
+    def synthesize(self, latent, space="z", c=None, noise_mode="const"):
         r = self.img_resolution
         return torch.tanh(self.net(latent)).view(-1, self.img_channels, r, r)
 

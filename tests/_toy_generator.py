@@ -40,13 +40,11 @@ class ToyGenerator(Generator):
     def w_avg(self) -> torch.Tensor:
         return self.bias
 
-    def synthesize(self, latent, space="wp", c=None, noise_mode="const", truncation_psi=1.0,
-                   truncation_cutoff=None):
+    def synthesize(self, latent, space="wp", c=None, noise_mode="const"):
         latent = self.check_latent(latent, space)
         if space == "z":
             latent, space = self.z_to_w(latent), "w"
         wp = self.w_to_wp(latent) if space == "w" else latent
-        wp = self.truncate(wp, truncation_psi, truncation_cutoff, space="wp")
         a = 0.5 * (wp[:, 2, 0] + wp[:, 3, 0]) + 0.1 * wp[:, 1, 0]
         b = 0.5 * (wp[:, 0, 1] + wp[:, 1, 1])
         cc = wp[:, :, 2].mean(dim=1)

@@ -33,15 +33,13 @@ class TinyGenerator(Generator):
     def z_to_w(self, z, c=None):
         return torch.tanh(self.map(self.check_latent(z, "z")))
 
-    def synthesize(self, latent, space="wp", c=None, noise_mode="const", truncation_psi=1.0,
-                   truncation_cutoff=None):
+    def synthesize(self, latent, space="wp", c=None, noise_mode="const"):
         if space == "z":
             latent = self.z_to_w(latent)
             space = "w"
         if space == "w":
             latent = self.w_to_wp(latent)
-        wp = self.truncate(latent, truncation_psi, truncation_cutoff, space="wp")
-        return torch.tanh(self.synth(wp.flatten(1))).view(-1, 3, 8, 8)
+        return torch.tanh(self.synth(latent.flatten(1))).view(-1, 3, 8, 8)
 
 
 def mean_red(images: torch.Tensor) -> torch.Tensor:
@@ -229,8 +227,13 @@ def test_z_only_generator(tmp_path):
     bank = sample_bank(g, PixelStatsScorer(1), 5, tmp_path / "z", seed=0, truncation_psi=0.5,
                        progress=False)
     assert bank.w is None and bank.wp is None and bank.z.shape == (5, 6)
+    # The bank stores z as sampled, i.e. truncated (scaled toward 0), and synthesize takes it as
+    # it is (format 2; format 1 stored the unscaled z and scaled it inside synthesize).
+    z, _ = sample_latents(g, 0, 5, seed=0)
+    np.testing.assert_array_equal(bank.z, 0.5 * z.numpy())
+    assert bank.meta["format"] == "latentatlas-bank-2" and bank.meta["truncated_arrays"] == ["z"]
     with torch.no_grad():
-        img = g.synthesize(torch.from_numpy(np.array(bank.z)), truncation_psi=0.5)
+        img = g.synthesize(torch.from_numpy(np.array(bank.z)))
     np.testing.assert_allclose(bank.scores["brightness"][:, 0],
                                PixelStatsScorer(1)(img)[:, 0].numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="cutoff"):

@@ -240,8 +240,10 @@ def assert_same_outputs(a: StyleGAN2Generator, b: StyleGAN2Generator) -> None:
     c = a.sample_c(3, 1)
     with torch.no_grad():
         for mode, kw in (("const", {}), ("random", {"noise_rng": 5}), ("none", {})):
-            x = a.synthesize(z, "z", c=c, noise_mode=mode, truncation_psi=0.7, **kw)
-            y = b.synthesize(z, "z", c=c, noise_mode=mode, truncation_psi=0.7, **kw)
+            x = a.synthesize(a.z_to_latent(z, "wp", c, truncation_psi=0.7), "wp",
+                             noise_mode=mode, **kw)
+            y = b.synthesize(b.z_to_latent(z, "wp", c, truncation_psi=0.7), "wp",
+                             noise_mode=mode, **kw)
             assert torch.equal(x, y), mode
 
 

@@ -234,20 +234,6 @@ def test_figures_shapes_and_files(tmp_path):
     assert q.is_file() and not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 
-def test_clamped_scorer_accepts_overshooting_generator_output():
-    from latentatlas.pipelines.explore import ClampedScorer
-    from latentatlas.scoring import ScoringError
-
-    images = torch.linspace(-100, 100, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
-    with pytest.raises((ScoringError, ShapeError)):
-        _scorer()(images)  # plain scorers refuse values beyond +-64 (a convention error)
-    scores = ClampedScorer(_scorer())(images)
-    torch.testing.assert_close(scores, _scorer()(images.clamp(-1, 1)))
-    with pytest.raises((ScoringError, ShapeError)):
-        ClampedScorer(_scorer())(torch.full((1, 3, 4, 4), float("nan")))
-    assert ClampedScorer(_scorer()).spec()["clamped_to"] == [-1.0, 1.0]
-
-
 def test_cli_quick_run_with_a_predictor_folder(tiny_model, tmp_path):
     from click.testing import CliRunner
 
@@ -273,3 +259,11 @@ def test_cli_quick_run_with_a_predictor_folder(tiny_model, tmp_path):
         metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
         assert metrics["config"]["model"] == "celeba64"
         assert {"Smiling", "Male"} <= set(metrics["attributes"])
+
+
+def test_z_space_of_a_w_generator_refuses_truncation(tiny_model, tmp_path) -> None:
+    # Truncation acts on w: z codes of a StyleGAN cannot carry it, so it is refused rather
+    # than silently dropped.
+    with pytest.raises(ShapeError, match="truncates w, not z"):
+        explore(tiny_model, tmp_path / "z", predictor=_scorer(), quick=True, progress=False,
+                space="z", truncation_psi=0.7)

@@ -17,7 +17,7 @@ from latentatlas.scoring import (
     PixelStatsScorer,
     PredictorScorer,
     ScoringError,
-    build_scorer,
+    make_scorer,
     zhang_suen_thinning,
 )
 from latentatlas.utils.errors import ShapeError
@@ -222,10 +222,10 @@ def test_combined_and_registry():
     assert both(constant((1, 1, 1))).shape == (2, 11)
     with pytest.raises(ScoringError, match="duplicate"):
         CombinedScorer([PixelStatsScorer(3), PixelStatsScorer(3)])
-    assert isinstance(build_scorer("pixel", channels=1), PixelStatsScorer)
-    assert isinstance(build_scorer("morpho"), MorphometryScorer)
+    assert isinstance(make_scorer("pixel", channels=1), PixelStatsScorer)
+    assert isinstance(make_scorer("morpho"), MorphometryScorer)
     with pytest.raises(ScoringError, match="unknown scorer 'nope'"):
-        build_scorer("nope")
+        make_scorer("nope")
 
 
 def test_generator_overshoot_is_clamped_not_refused():
@@ -235,3 +235,62 @@ def test_generator_overshoot_is_clamped_not_refused():
     scores = PixelStatsScorer(3)(images)
     exact = PixelStatsScorer(3)(images.clamp(-1, 1))
     assert torch.equal(scores, exact)
+
+
+# ----------------------------------------------------------------------------- the factory
+def _bright_red(images: torch.Tensor) -> torch.Tensor:
+    bright = torch.sigmoid(20 * images.mean(dim=(1, 2, 3)))
+    red = torch.sigmoid(20 * (images[:, 0] - images[:, 2]).mean(dim=(1, 2)))
+    return torch.stack([bright, red], dim=1)
+
+
+def _scorer() -> CallableScorer:
+    return CallableScorer(_bright_red, ["bright", "red"], channels=3, description="bright_red")
+
+
+def test_display_clamp_accepts_overshooting_generator_output():
+    # (was explore's ClampedScorer wrapper; now the clamp policy of the one factory)
+    images = torch.linspace(-100, 100, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    with pytest.raises((ScoringError, ShapeError)):
+        _scorer()(images)  # plain scorers refuse values beyond +-64 (a convention error)
+    scores = make_scorer(_scorer(), clamp="display")(images)
+    torch.testing.assert_close(scores, _scorer()(images.clamp(-1, 1)))
+    with pytest.raises((ScoringError, ShapeError)):
+        make_scorer(_scorer(), clamp="display")(torch.full((1, 3, 4, 4), float("nan")))
+    assert make_scorer(_scorer(), clamp="display").spec()["clamped_to"] == [-1.0, 1.0]
+    with pytest.raises(ShapeError, match="Inf"):
+        make_scorer(_scorer(), clamp="display")(torch.full((1, 3, 4, 4), float("inf")))
+
+
+def test_factory_sources_columns_and_policies():
+    plain = _scorer()
+    assert make_scorer(plain) is plain and plain.clamp == "validate"
+    shown = make_scorer(plain, clamp="display")
+    assert shown is not plain and shown.clamp == "display" and plain.clamp == "validate"
+    assert "clamped_to" not in plain.spec()
+    x = constant((1, 0, 0))
+    # A column selection of any scorer, in the given order.
+    sub = make_scorer(plain, ["red", "bright"])
+    assert sub.names == ["red", "bright"]
+    torch.testing.assert_close(sub(x), plain(x)[:, [1, 0]])
+    with pytest.raises(ScoringError, match="unknown attribute"):
+        make_scorer(plain, ["blue"])
+    # Lists (of scorers or names) combine; a non-Base scorer is wrapped.
+    both = make_scorer([PixelStatsScorer(3), "moments"])
+    assert isinstance(both, CombinedScorer) and len(both.names) == 11
+    duck = type("Duck", (), {"names": ["m"], "__call__": lambda self, im: im.mean((1, 2, 3))})()
+    assert make_scorer(duck)(x).shape == (2, 1)
+    # A predictor: its heads, selected; the policy is passed to the PredictorScorer.
+    torch.manual_seed(0)
+    model = AttributePredictor(in_channels=3, resolution=16, heads=["A", "B"], width=4,
+                               max_width=8, embedding_dim=8)
+    pred = make_scorer(model, ["B"], clamp="display")
+    assert isinstance(pred, PredictorScorer) and pred.names == ["B"] and pred.clamp == "display"
+    again = make_scorer(PredictorScorer(model), ["B"])
+    assert again.names == ["B"] and again.clamp == "validate"
+    big = torch.full((1, 3, 16, 16), 80.0)
+    torch.testing.assert_close(pred(big), again(big.clamp(-1, 1)))
+    with pytest.raises(ValueError, match="clamp must be one of"):
+        make_scorer(plain, clamp="sometimes")
+    with pytest.raises(ScoringError, match="cannot make a scorer"):
+        make_scorer(3.5)

@@ -177,7 +177,7 @@ def test_truncation_psi_zero_gives_w_avg_image() -> None:
     g = tiny_generator(16)
     z = g.sample_z(3, 2)
     with torch.no_grad():
-        img = g.synthesize(z, "z", truncation_psi=0.0)
+        img = g.synthesize(g.z_to_latent(z, "wp", truncation_psi=0.0), "wp")
         avg = g.synthesize(g.w_to_wp(g.w_avg[None]), "wp")
     assert torch.allclose(img, avg.expand_as(img), atol=1e-6)
     # Cutoff: only the first layers move towards w_avg.

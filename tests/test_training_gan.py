@@ -204,7 +204,7 @@ def test_real_stylegan2_trains_with_r1_pl_mixing_and_tracks_w_avg(tmp_path):
     assert load_model(result.model_dir).synthesis.dtype == "auto"
     assert saved["metadata"]["training_dtype"] == "float32"
     # The rank-consistency hash covers every tensor, 0-dim ones included.
-    from latentatlas.training.gan import state_digest
+    from latentatlas.utils.fingerprint import module_fingerprint as state_digest
 
     twin = copy.deepcopy(trainer.G)
     assert state_digest(twin, trainer.D) == state_digest(trainer.G, trainer.D)

@@ -368,18 +368,6 @@ def test_cli_train_on_array_and_metrics_table(tmp_path):
     assert "dci.disentanglement  0.5000" in table and "mig" in table and "name" not in table
 
 
-def test_model_card_metrics_table():
-    from latentatlas.report.vae_figures import metrics_table_markdown
-
-    scores = {"mig": {"discrete_mig": 0.3456}, "dci": {"disentanglement": 0.5}}
-    table = metrics_table_markdown(scores, {"mig": {"discrete_mig": 0.01}})
-    lines = table.splitlines()
-    assert lines[0] == "| metric | this model | random-init encoder |"
-    assert "| MIG | 0.346 | 0.010 |" in lines
-    assert "| DCI disentanglement | 0.500 | n/a |" in lines
-    assert len(lines) == 2 + 11
-
-
 @pytest.mark.parametrize("name", ["betavae_dsprites", "factorvae_dsprites"])
 def test_shipped_vaes_load_and_beat_random_init_on_mig(name):
     import latentatlas

@@ -86,11 +86,32 @@ def test_conditioning_and_errors() -> None:
         ZGenerator(img_resolution=256)
 
 
-def test_truncation_scales_z() -> None:
+def test_truncation_scales_z_at_sampling_only() -> None:
     g = tiny()
     z = g.sample_z(2, 5)
-    assert torch.allclose(g.synthesize(z, "z", truncation_psi=0.5), g.synthesize(0.5 * z, "z"))
-    assert torch.equal(g.sample(2, "z", rng=5, truncation_psi=0.5), 0.5 * z)
+    sampled = g.sample(2, "z", rng=5, truncation_psi=0.5)
+    assert torch.equal(sampled, 0.5 * z)
+    assert torch.equal(g.z_to_latent(z, "z", truncation_psi=0.5), 0.5 * z)
+    # synthesize takes the sampled (truncated) code as it is: no second scaling.
+    with torch.no_grad():
+        assert torch.equal(g.synthesize(sampled, "z"), g.synthesize(0.5 * z, "z"))
+    with pytest.raises(TypeError, match="truncation_psi"):
+        g.synthesize(z, "z", truncation_psi=0.5)
+    with pytest.raises(TypeError, match="truncation_cutoff"):
+        g.synthesize(z, "z", truncation_cutoff=1)
+    with pytest.raises(ValueError, match="cutoff"):
+        g.sample(2, "z", rng=5, truncation_psi=0.5, truncation_cutoff=1)
+
+
+@pytest.mark.parametrize("space", ["w", "wp"])
+def test_z_only_generator_refuses_w_spaces(space) -> None:
+    g = tiny()
+    z = g.sample_z(2, 5)
+    with pytest.raises(ValueError, match=r"Z-only generator.*got space='" + space):
+        g.synthesize(z, space)
+    with pytest.raises(ValueError, match="Z-only generator"):
+        g.sample(2, space, rng=0)
+    assert g.spaces == ("z",)
 
 
 def test_discriminator_shapes_projection_and_save(tmp_path) -> None:

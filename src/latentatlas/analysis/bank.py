@@ -2,7 +2,9 @@
 
 Layout of a bank folder (InterFaceGAN's, plus metadata)::
 
-    z.npy             [N, z_dim]           float32   (the sampled z, before any truncation)
+    z.npy             [N, z_dim]           float32   (Z-only generators: the truncated z the images
+                                                       were made from; others: the mapping's input
+                                                       z, which truncation does not touch)
     w.npy             [N, w_dim]           float32   (StyleGAN-like generators; truncated w)
     wp.npy            [N, num_ws, w_dim]   float32   (the W+ codes the images were made from)
     c.npy             [N, c_dim]           float32   (conditional generators only)
@@ -11,6 +13,13 @@ Layout of a bank folder (InterFaceGAN's, plus metadata)::
     bank.json         model, seed, truncation, scorers, names, shapes, versions, throughput
     progress.json     chunks completed so far (the resume point)
     run.json          the run record
+
+Latents are stored as sampled (truncated by ``generator.truncate``, the owner of truncation) in
+every space the images can be re-made from with ``synthesize(latent, space)``, which never
+truncates again; ``bank.json`` lists them under ``truncated_arrays``. Format
+``latentatlas-bank-1`` (before this rule) stored the untruncated z of Z-only generators:
+:meth:`Bank.open` still reads it and scales that z by ``truncation_psi`` in memory, so ``bank.z``
+means the same in both formats.
 
 Determinism: z (and c) of sample i is drawn from a fixed block of ``Z_BLOCK`` samples seeded by
 (seed, block index), so the whole bank is a function of ``seed`` alone: independent of
@@ -48,13 +57,17 @@ import torch.nn.functional as F
 from numpy.lib.format import open_memmap
 from tqdm.auto import tqdm
 
-from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, as_scorer, safe_name
+from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, safe_name
+from latentatlas.scoring.factory import make_scorer
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.distributed import RankFailedError, agree, rank_world, sum_over_ranks
 from latentatlas.utils.errors import DataError, LatentAtlasError, ShapeError
+from latentatlas.utils.fingerprint import hash_json
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
-BANK_FORMAT = "latentatlas-bank-1"
+BANK_FORMAT = "latentatlas-bank-2"
+#: Older formats :meth:`Bank.open` still reads (see the module docstring).
+READABLE_FORMATS = ("latentatlas-bank-1", BANK_FORMAT)
 Z_BLOCK = 256
 BANK_JSON = "bank.json"
 PROGRESS_JSON = "progress.json"
@@ -71,12 +84,6 @@ def _describe_generator(generator: Any) -> dict[str, Any]:
     if isinstance(kwargs, dict):
         info["kwargs"] = kwargs
     return info
-
-
-def _has_w(generator: Any) -> bool:
-    return getattr(generator, "w_dim", None) is not None and "w" in getattr(
-        generator, "spaces", ("z", "w", "wp")
-    )
 
 
 def sample_latent_block(
@@ -174,12 +181,17 @@ class Bank:
             meta = json.loads(meta_path.read_text("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise DataError(f"{meta_path}: not valid JSON ({e})") from e
-        if meta.get("format") != BANK_FORMAT or not meta.get("complete"):
+        if meta.get("format") not in READABLE_FORMATS or not meta.get("complete"):
             raise DataError(f"{meta_path}: not a complete {BANK_FORMAT} bank")
         n = int(meta["n"])
         arrays: dict[str, np.ndarray] = {}
         for key, entry in meta["arrays"].items():
             arrays[key] = _open_array(path / entry["file"], n, tuple(entry["shape"]))
+        psi = float(meta.get("truncation_psi", 1.0))
+        if meta["format"] == "latentatlas-bank-1" and "w" not in arrays and psi != 1.0:
+            # bank-1 stored the untruncated z of Z-only generators; give the codes the images
+            # were made from, as bank-2 stores them.
+            arrays["z"] = np.asarray(arrays["z"]) * np.float32(psi)
         scores = {}
         for name in meta["names"]:
             file = path / f"{safe_name(name)}_scores.npy"
@@ -205,10 +217,6 @@ def _open_array(file: Path, n: int, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _fingerprint(cfg: dict[str, Any]) -> str:
-    return json.dumps(cfg, sort_keys=True, default=str)
-
-
 def sample_bank(
     generator: Any,
     scorers: Scorer | Sequence[Scorer],
@@ -229,14 +237,14 @@ def sample_bank(
     """Sample ``n`` latents, synthesise, score and store them in ``out`` (see the module doc).
 
     Args:
-        generator: a :class:`~latentatlas.models.base.Generator` (or anything with sample_z,
+        generator: a :class:`~latentatlas.models.base.Generator` (or anything with spaces, sample_z,
             z_to_w, w_to_wp, truncate and synthesize).
         scorers: one scorer or a list (their score names must be unique).
         n: number of samples.
         out: the bank folder.
         seed: the bank is a function of this seed (and of the generator and truncation).
         truncation_psi, truncation_cutoff: truncation of w / W+ (cutoff applies to W+ layers);
-            for Z-only generators psi is passed to ``synthesize`` (z is scaled toward 0 there).
+            Z-only generators scale z toward 0 (the stored z is the scaled one).
         batch_size: images synthesised and scored at once.
         chunk_size: samples per committed chunk (the resume granularity).
         keep_thumbnails: also store uint8 thumbnails of size ``thumbnail_size``.
@@ -249,14 +257,14 @@ def sample_bank(
         raise ValueError(f"n must be >= 1, got {n}")
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be >= 1")
-    scorer: BaseScorer = as_scorer(scorers)
+    scorer: BaseScorer = make_scorer(scorers)
     names = list(scorer.names)
     files = [f"{safe_name(nm)}_scores.npy" for nm in names]
     if len(set(files)) != len(files):
         raise ScoringError(f"score names {names} collide once made file-safe; rename them")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    has_w = _has_w(generator)
+    has_w = "w" in generator.spaces
     if not has_w and truncation_cutoff is not None:
         raise ValueError(f"{type(generator).__name__} has no W+ space; a truncation cutoff "
                          "needs one")
@@ -277,11 +285,12 @@ def sample_bank(
         "generator": _describe_generator(generator),
         "seed": int(seed), "n": int(n),
         "truncation_psi": float(truncation_psi), "truncation_cutoff": truncation_cutoff,
+        "truncated_arrays": ["w", "wp"] if has_w else ["z"],
         "chunk_size": int(chunk_size), "z_block": Z_BLOCK, "noise_mode": noise_mode,
         "names": names, "scorers": scorer.spec(),
         "arrays": {k: {"file": f"{k}.npy", "shape": list(v)} for k, v in shapes.items()},
     }
-    fingerprint = _fingerprint(config)
+    fingerprint = hash_json(config)
     progress_path = out / PROGRESS_JSON
     num_chunks = -(-n // chunk_size)
     rank, world = rank_world()
@@ -422,7 +431,7 @@ def _fill_batch(generator: Any, scorer: BaseScorer, z: torch.Tensor, c: torch.Te
                 thumbnail_size: int) -> None:
     """Map, synthesise and score one batch; write its ``rows`` of every array."""
     res, channels = int(generator.img_resolution), int(generator.img_channels)
-    has_w = _has_w(generator)
+    has_w = "w" in generator.spaces
     with torch.no_grad():
         if has_w:
             w_raw = generator.z_to_w(z, c) if c is not None else generator.z_to_w(z)
@@ -431,17 +440,14 @@ def _fill_batch(generator: Any, scorer: BaseScorer, z: torch.Tensor, c: torch.Te
                                     truncation_cutoff, space="wp")
             images = generator.synthesize(wp, space="wp", noise_mode=noise_mode)
         else:
-            # Z-only generators truncate inside synthesize (z.npy keeps the input z).
-            images = generator.synthesize(z, space="z", c=c, noise_mode=noise_mode,
-                                          truncation_psi=truncation_psi)
+            z = generator.truncate(z, truncation_psi, space="z")
+            images = generator.synthesize(z, space="z", c=c, noise_mode=noise_mode)
         if images.shape[1:] != (channels, res, res):
             raise ShapeError(
                 f"generator returned images of shape {list(images.shape)}, expected "
                 f"[N, {channels}, {res}, {res}]"
             )
         scores = scorer(images)
-    if not torch.isfinite(scores).all():  # as_scorer validates; belt and braces
-        raise ScoringError(f"NaN/Inf scores in samples [{rows.start}, {rows.stop})")
     arrays["z"][rows] = z.cpu().numpy()
     if has_w:
         arrays["w"][rows] = w.float().cpu().numpy()
@@ -491,7 +497,7 @@ def sample_bank_job(
     """:func:`sample_bank` from names: what ``latentatlas sample`` runs.
 
     Loads generator ``model`` (shipped name or folder) and builds ``scorers`` (names of
-    :func:`~latentatlas.scoring.build_scorer`; ``fast``: bf16 + channels_last predictors). Launched
+    :func:`~latentatlas.scoring.make_scorer`; ``fast``: bf16 + channels_last predictors). Launched
     by torchrun (WORLD_SIZE > 1), every rank joins the process group (gloo on CPU, NCCL on CUDA,
     ``device`` cuda meaning cuda:LOCAL_RANK) and writes its share of the bank. ``ranks`` > 1
     outside torchrun starts that many local processes itself. Either way the arrays are exactly
@@ -530,11 +536,10 @@ def _sample_named(model: str | os.PathLike, scorers: Sequence[str], n: int,
                   out: str | os.PathLike, device: torch.device, fast: bool,
                   **kwargs: Any) -> Bank:
     from latentatlas.models import load
-    from latentatlas.scoring import build_scorer
 
     generator = load(model).to(device)
     channels = int(getattr(generator, "img_channels", 3))
-    built = [build_scorer(s, channels=channels, fast=fast) for s in scorers]
+    built = [make_scorer(s, channels=channels, fast=fast) for s in scorers]
     for scorer in built:  # predictor scorers run where their model is
         if isinstance(getattr(scorer, "model", None), torch.nn.Module):
             scorer.model.to(device)

@@ -275,14 +275,12 @@ def rescore(
     k_dirs = len(direction_names)
     scores = np.zeros((k_dirs, num, 2 + len(layer_ids), m), dtype=np.float32)
     total = num * (1 + k_dirs * (1 + len(layer_ids)))
-    device = getattr(generator, "device", torch.device("cpu"))
     bar = tqdm(total=total, desc="re-scoring", unit="img", disable=not progress)
 
     def run(batch: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            images = generator.synthesize(batch.to(device), space=space)
+        images = generator.synthesize_batched(batch, space, batch_size=batch_size)
         bar.update(batch.shape[0])
-        return _score(scorer_fn, images.float().cpu(), m)
+        return _score(scorer_fn, images, m)
 
     try:
         for start in range(0, num, batch_size):
@@ -331,6 +329,24 @@ class LayerSelection:
     keep_fraction: float
     method: str
     candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_candidate(cls, chosen: dict[str, Any], target: str, full_effect: float,
+                       keep_fraction: float, method: str,
+                       candidates: list[dict[str, Any]]) -> LayerSelection:
+        """The selection of the chosen candidate range (start, stop, target / side effect)."""
+        return cls(
+            layers=tuple(range(chosen["start"], chosen["stop"])),
+            target=target,
+            target_effect=chosen["target_effect"],
+            full_effect=full_effect,
+            kept_fraction=(chosen["target_effect"] / full_effect if full_effect > 0
+                           else float("nan")),
+            side_effect=chosen["side_effect"],
+            keep_fraction=keep_fraction,
+            method=method,
+            candidates=candidates,
+        )
 
     @property
     def start(self) -> int:
@@ -408,20 +424,13 @@ def select_layers(
         if truncation_psi != 1.0
         else None
     )
-    device = getattr(generator, "device", torch.device("cpu"))
 
     def scores_for(layer_sel: Sequence[int] | None) -> np.ndarray:
-        out = []
-        for start in range(0, codes.shape[0], batch_size):
-            batch = codes[start : start + batch_size]
-            if layer_sel is not None:
-                batch = move(
-                    batch, directions, lam, key=k, layers=layer_sel, layer_strength=strength
-                )
-            with torch.no_grad():
-                images = generator.synthesize(batch.to(device), space="wp")
-            out.append(_score(scorer_fn, images.float().cpu(), m))
-        return np.concatenate(out)
+        edited = codes if layer_sel is None else move(
+            codes, directions, lam, key=k, layers=layer_sel, layer_strength=strength)
+        images = generator.synthesize_batched(edited, "wp", batch_size=batch_size)
+        return np.concatenate([_score(scorer_fn, images[i:i + batch_size], m)
+                               for i in range(0, images.shape[0], batch_size)])
 
     base = scores_for(None)
 
@@ -463,17 +472,8 @@ def select_layers(
             "target_effect": full_effect,
             "side_effect": full_side,
         }
-    return LayerSelection(
-        layers=tuple(range(chosen["start"], chosen["stop"])),
-        target=names[t],
-        target_effect=chosen["target_effect"],
-        full_effect=full_effect,
-        kept_fraction=chosen["target_effect"] / full_effect if full_effect > 0 else float("nan"),
-        side_effect=chosen["side_effect"],
-        keep_fraction=keep_fraction,
-        method="measured",
-        candidates=candidates,
-    )
+    return LayerSelection.from_candidate(chosen, names[t], full_effect, keep_fraction, "measured",
+                                         candidates)
 
 
 def select_layers_from_relevance(
@@ -523,14 +523,5 @@ def select_layers_from_relevance(
             "side_effect": float(cum_o[-1]),
         }
     name = attribute_names[target] if attribute_names is not None else str(target)
-    return LayerSelection(
-        layers=tuple(range(chosen["start"], chosen["stop"])),
-        target=name,
-        target_effect=chosen["target_effect"],
-        full_effect=total,
-        kept_fraction=chosen["target_effect"] / total if total > 0 else float("nan"),
-        side_effect=chosen["side_effect"],
-        keep_fraction=keep_fraction,
-        method="additive",
-        candidates=candidates,
-    )
+    return LayerSelection.from_candidate(chosen, name, total, keep_fraction, "additive",
+                                         candidates)

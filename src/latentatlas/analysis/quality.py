@@ -39,12 +39,13 @@ def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.Pa
     there as JSON and ``<stem>.run.json`` (recording ``command``) beside it. Returns the result.
     """
     import numpy as np
-    import torch
 
     from latentatlas.data.dsprites import SHAPE_NAMES, SYMMETRY_PERIODS
+    from latentatlas.io.images import to_model_images
     from latentatlas.metrics.quality import (
         class_coverage,
         folded_orientation_coverage,
+        generator_samples,
         sample_quality,
     )
     from latentatlas.models import load
@@ -63,17 +64,8 @@ def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.Pa
     else:
         real = source.batch(0, 0, n_real, n_real)
     n_fake = n_fake if n_fake is not None else len(real) // 2
-    space = "wp" if "wp" in G.spaces else "z"
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, n_fake, 256):
-            n = min(256, n_fake - start)
-            latent = G.sample(n, space=space, rng=rng, truncation_psi=truncation_psi)
-            chunks.append(G.synthesize(latent, space=space, noise_mode="const").float()
-                          .clamp(-1, 1))
-    fakes = torch.cat(chunks)
-    real_t = torch.from_numpy(np.ascontiguousarray(real)).permute(0, 3, 1, 2)
-    real_t = real_t.float() / 127.5 - 1 if real.dtype == np.uint8 else real_t.float() * 2 - 1
+    fakes = generator_samples(G, n_fake, rng, truncation_psi, batch_size=256)
+    real_t = to_model_images(real)
     size = int(getattr(P, "resolution", real_t.shape[-1]))
     real_t, fakes = crop_to(real_t, size), crop_to(fakes, size)
     result = sample_quality(real_t, fakes, P, rng=rng, kid_subsets=kid_subsets,

@@ -43,7 +43,7 @@ def generate(model_name, n, seed, truncation, truncation_cutoff, noise_mode, imp
             truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, impl=impl, dtype=dtype,
             class_index=class_index, nrow=nrow, batch_size=batch_size,
             command_line=argv_command_line())
-    except LatentAtlasError as e:
+    except (LatentAtlasError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(
         f"wrote {out_path} ({n} images, {metrics['images_per_second']} images/s) and "

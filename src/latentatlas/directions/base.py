@@ -23,16 +23,15 @@ Over 600 lines: the Directions object, its safe unpickler and the InterFaceGAN /
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from latentatlas.io.unpickle import NUMPY_GLOBALS, restricted_load
 from latentatlas.utils.atomic import atomic_path, atomic_save_npy, to_json_text
 from latentatlas.utils.errors import CheckpointError, ShapeError
 
@@ -527,34 +526,6 @@ class Directions:
 
 
 # --------------------------------------------------------------------------- restricted unpickler
-def _safe_reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:
-    if cls is not np.ndarray:
-        raise CheckpointError(f"refusing to rebuild array subclass {cls!r}")
-    return np.ndarray.__new__(np.ndarray, shape, dtype_code)
-
-
-def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    if dtype.hasobject:
-        raise CheckpointError("refusing an object-dtype buffer")
-    arr = np.frombuffer(bytes(buf), dtype=dtype)
-    return arr.reshape(shape, order="F" if order == "F" else "C").copy()
-
-
-def _numpy_scalar_fn() -> Any:
-    core = getattr(np, "_core", None)
-    mod = getattr(core, "multiarray", None) if core is not None else None
-    if mod is None:  # numpy < 2
-        mod = np.core.multiarray  # type: ignore[attr-defined]
-    return mod.scalar
-
-
-def _safe_scalar(dtype: Any, *args: Any) -> Any:
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise CheckpointError(f"refusing numpy scalar of dtype {dtype!r}")
-    return _numpy_scalar_fn()(dtype, *args)
-
-
 def _safe_codecs_encode(text: str, encoding: str = "utf-8") -> bytes:
     # Protocol-2 pickles store bytes as _codecs.encode(str, 'latin1').
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -563,59 +534,20 @@ def _safe_codecs_encode(text: str, encoding: str = "utf-8") -> bytes:
 
 
 _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("builtins", "dict"): dict,
-    ("builtins", "list"): list,
-    ("builtins", "tuple"): tuple,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "str"): str,
-    ("builtins", "int"): int,
-    ("builtins", "float"): float,
-    ("builtins", "bool"): bool,
-    ("builtins", "complex"): complex,
-    ("builtins", "bytes"): bytes,
-    ("builtins", "bytearray"): bytearray,
+    **{("builtins", t.__name__): t for t in (dict, list, tuple, set, frozenset, str, int, float,
+                                             bool, complex, bytes, bytearray)},
     ("collections", "OrderedDict"): dict,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
-    ("numpy.core.multiarray", "scalar"): _safe_scalar,
-    ("numpy._core.multiarray", "scalar"): _safe_scalar,
-    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
     ("_codecs", "encode"): _safe_codecs_encode,
+    **NUMPY_GLOBALS,
 }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Rebuilds only numpy arrays / scalars / dtypes and builtin containers."""
-
-    def __init__(self, file: Any, source: str) -> None:
-        super().__init__(file, encoding="latin1")
-        self._source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        fn = _ALLOWED_GLOBALS.get((module, name))
-        if fn is None:
-            raise CheckpointError(
-                f"{self._source}: refusing to unpickle {module}.{name} (only numpy arrays and "
-                "builtin containers are allowed in boundary files)"
-            )
-        return fn
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise CheckpointError(f"{self._source}: persistent ids are not allowed")
-
-
 def safe_unpickle(data: bytes, source: str = "<bytes>") -> Any:
-    """Unpickle ``data`` allowing only numpy arrays, numpy scalars and builtin containers."""
-    try:
-        return _RestrictedUnpickler(io.BytesIO(data), source).load()
-    except CheckpointError:
-        raise
-    except Exception as e:  # truncated / corrupt pickles raise many different types
-        raise CheckpointError(f"{source}: corrupt or unsupported pickle ({e})") from e
+    """Unpickle ``data`` allowing only numpy arrays, numpy scalars and builtin containers (the
+    restricted unpickler of :mod:`latentatlas.io.unpickle`)."""
+    return restricted_load(bytes(data), _ALLOWED_GLOBALS, source,
+                           what="numpy arrays and builtin containers (boundary files)",
+                           encoding="latin1")
 
 
 def _read_npy_safely(path: Path) -> Any:

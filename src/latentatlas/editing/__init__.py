@@ -11,7 +11,7 @@ from latentatlas.editing.edits import (
     style_mix,
     truncation_strengths,
 )
-from latentatlas.editing.render import render_edit_gif, render_edit_grid, synthesize_batched
+from latentatlas.editing.render import render_edit_gif, render_edit_grid
 
 __all__ = [
     "interpolate",
@@ -22,6 +22,5 @@ __all__ = [
     "render_edit_gif",
     "render_edit_grid",
     "style_mix",
-    "synthesize_batched",
     "truncation_strengths",
 ]

@@ -10,41 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from latentatlas.directions.walks import as_walk, walk_steps
 from latentatlas.io.images import make_grid, save_gif, save_image, to_uint8_nhwc
 from latentatlas.utils.errors import ShapeError
-
-
-def synthesize_batched(
-    generator: Any,
-    latents: Any,
-    space: str,
-    batch_size: int = 32,
-    progress: bool = False,
-    desc: str = "synthesis",
-    **synth_kwargs: Any,
-) -> torch.Tensor:
-    """``generator.synthesize`` over a large batch in chunks, under ``torch.no_grad()``.
-
-    Returns float32 images [M, C, H, W] on the CPU.
-    """
-    if batch_size < 1:
-        raise ShapeError(f"batch_size must be >= 1, got {batch_size}")
-    lat = latents if isinstance(latents, torch.Tensor) else torch.as_tensor(np.asarray(latents))
-    lat = lat.float()
-    out = []
-    device = getattr(generator, "device", torch.device("cpu"))
-    with torch.no_grad():
-        for start in tqdm(
-            range(0, lat.shape[0], batch_size), desc=desc, disable=not progress, leave=False
-        ):
-            chunk = lat[start : start + batch_size].to(device)
-            out.append(generator.synthesize(chunk, space=space, **synth_kwargs).float().cpu())
-    if not out:
-        raise ShapeError("no latents to synthesise")
-    return torch.cat(out)
 
 
 def _walked(codes: Any, walk: Any, alphas: Any, layers: Any) -> Any:
@@ -67,7 +36,7 @@ def _render_steps(
         raise ShapeError(f"edit codes must be [N, S, *code_shape], got {list(lat.shape)}")
     n, s = lat.shape[:2]
     flat = lat.reshape(n * s, *lat.shape[2:])
-    images = synthesize_batched(generator, flat, space, batch_size=batch_size, **kw)
+    images = generator.synthesize_batched(flat, space, batch_size=batch_size, **kw)
     return images.reshape(n, s, *images.shape[1:])
 
 
@@ -129,6 +98,5 @@ def render_edit_gif(
 __all__ = [
     "render_edit_gif",
     "render_edit_grid",
-    "synthesize_batched",
     "to_uint8_nhwc",
 ]

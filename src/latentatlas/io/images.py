@@ -12,19 +12,34 @@ from latentatlas.utils.atomic import atomic_path
 from latentatlas.utils.errors import ShapeError
 
 
+def to_model_images(images, device=None, channels_last: bool = False):
+    """NHWC uint8 [0, 255] or float [0, 1] images (array or tensor) -> float32 NCHW in [-1, 1],
+    the generator / scorer convention (on ``device``; channels-last memory when asked).
+
+    The one NHWC -> NCHW conversion; :func:`to_uint8_nhwc` is the way back.
+    """
+    import torch
+
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(
+        np.ascontiguousarray(images))
+    if device is not None:
+        x = x.to(device)
+    x = x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float() * 2.0 - 1.0
+    x = x.permute(0, 3, 1, 2)
+    return x.contiguous(memory_format=torch.channels_last if channels_last else
+                        torch.contiguous_format)
+
+
 def to_uint8_nhwc(images, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """Convert a batch to uint8 NHWC with 3 channels.
 
     Accepts torch tensors or arrays, NCHW or NHWC, 1 or 3 channels (or NHW grey), uint8, or float
     in ``value_range`` (default: [-1, 1] if any value is negative, else [0, 1]).
     """
-    try:
-        import torch
+    import torch
 
-        if isinstance(images, torch.Tensor):
-            images = images.detach().float().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]

@@ -19,12 +19,12 @@ weights; the package neither ships nor downloads them) as the embedder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from latentatlas.io.images import to_model_images
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
@@ -118,9 +118,6 @@ def kernel_distance(
 
 
 # ---------------------------------------------------------------------- in a model's embedding
-Embedder = Callable[[torch.Tensor], torch.Tensor]
-
-
 def _as_image_tensor(images: Any) -> torch.Tensor:
     """uint8 NHWC / float [0, 1] NHWC arrays or float [-1, 1] NCHW tensors -> [-1, 1] NCHW."""
     if isinstance(images, torch.Tensor):
@@ -134,8 +131,7 @@ def _as_image_tensor(images: Any) -> torch.Tensor:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
         raise ShapeError(f"image arrays must be NHWC with 1 or 3 channels, got {arr.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-    return t.float() / 127.5 - 1.0 if arr.dtype == np.uint8 else t.float() * 2.0 - 1.0
+    return to_model_images(arr)
 
 
 @torch.no_grad()
@@ -213,6 +209,19 @@ def sample_quality(
     }
 
 
+def generator_samples(G: Any, n: int, rng: np.random.Generator, truncation_psi: float = 1.0,
+                      batch_size: int = 256) -> torch.Tensor:
+    """``n`` images of ``G`` in [-1, 1] (clamped, CPU): latents sampled ``batch_size`` at a time
+    from ``rng`` (W+ through the mapping for StyleGAN-like generators, truncated), noise
+    'const'."""
+    space = "wp" if "wp" in getattr(G, "spaces", ("z",)) else "z"
+    latents = torch.cat([G.sample(min(batch_size, n - start), space=space, rng=rng,
+                                  truncation_psi=truncation_psi)
+                         for start in range(0, n, batch_size)])
+    return G.synthesize_batched(latents, space, batch_size=batch_size,
+                                noise_mode="const").clamp(-1, 1)
+
+
 @torch.no_grad()
 def generator_quality(
     G: Any,
@@ -232,14 +241,7 @@ def generator_quality(
     rng = check_rng(rng)
     n_real = len(real_images)
     n_fake = n_fake if n_fake is not None else n_real // 2
-    space = "wp" if "wp" in getattr(G, "spaces", ("z",)) else "z"
-    chunks = []
-    for start in range(0, n_fake, batch_size):
-        n = min(batch_size, n_fake - start)
-        latent = G.sample(n, space=space, rng=rng, truncation_psi=truncation_psi)
-        chunks.append(G.synthesize(latent, space=space, noise_mode="const").float().cpu()
-                      .clamp(-1, 1))
-    fakes = torch.cat(chunks)
+    fakes = generator_samples(G, n_fake, rng, truncation_psi, batch_size)
     result = sample_quality(real_images, fakes, embedder, rng, batch_size=batch_size, **kw)
     result["truncation_psi"] = truncation_psi
     return result

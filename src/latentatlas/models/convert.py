@@ -36,10 +36,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from latentatlas.io.persistence import CONFIG_NAME, load_model, read_config, save_model
+from latentatlas.io.unpickle import NUMPY_GLOBALS, restricted_load
 from latentatlas.models.layers import setup_filter
 from latentatlas.models.stylegan2 import StyleGAN2Generator
 from latentatlas.utils.errors import CheckpointError
@@ -98,24 +98,8 @@ def _load_storage_bytes(data: Any) -> Any:
         raise CheckpointError(f"cannot read an embedded torch storage: {e}") from e
 
 
-def _numpy_attr(*paths: str) -> Any:
-    for path in paths:
-        obj: Any = np
-        try:
-            for part in path.split(".")[1:]:
-                obj = getattr(obj, part)
-            return obj
-        except AttributeError:
-            continue
-    return None
-
-
 def _allowed_globals() -> dict[tuple[str, str], Any]:
-    scalar = _numpy_attr("numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar")
-    reconstruct = _numpy_attr(
-        "numpy._core.multiarray._reconstruct", "numpy.core.multiarray._reconstruct"
-    )
-    allowed: dict[tuple[str, str], Any] = {
+    return {
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentObject,
         ("dnnlib.util", "EasyDict"): _EasyDict,
         ("collections", "OrderedDict"): collections.OrderedDict,
@@ -125,62 +109,14 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
         ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
         ("torch.storage", "_load_from_bytes"): _load_storage_bytes,
-        ("numpy", "dtype"): np.dtype,
-        ("numpy", "ndarray"): np.ndarray,
+        **NUMPY_GLOBALS,
     }
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "scalar")] = scalar
-        allowed[(mod, "_reconstruct")] = reconstruct
-    return allowed
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only allow-listed globals; any other raises CheckpointError.
-
-    The check happens when the global is *looked up*, before anything could be called.
-    """
-
-    def __init__(self, file: Any, source: str = "<pickle>") -> None:
-        super().__init__(file)
-        self.source = source
-        self._allowed = _allowed_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        obj = self._allowed.get((module, name))
-        if obj is None:
-            raise CheckpointError(
-                f"{self.source}: refused to load global '{module}.{name}': only StyleGAN network "
-                "data is allowed (this file may run code when unpickled; nothing was executed)"
-            )
-        return obj
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise CheckpointError(f"{self.source}: persistent ids ({pid!r}) are not supported here")
 
 
 def safe_unpickle(path: str | os.PathLike) -> Any:
-    """Unpickle ``path`` with :class:`RestrictedUnpickler` (StyleGAN network pickles)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            return RestrictedUnpickler(f, str(path)).load()
-    except CheckpointError:
-        raise
-    except (
-        EOFError,
-        pickle.UnpicklingError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        RuntimeError,
-        OverflowError,
-        MemoryError,
-    ) as e:
-        raise CheckpointError(
-            f"{path}: truncated or corrupt pickle ({type(e).__name__}: {e})"
-        ) from e
+    """Unpickle ``path`` with the restricted unpickler (:mod:`latentatlas.io.unpickle`) and the
+    allow-list of StyleGAN network pickles."""
+    return restricted_load(Path(path), _allowed_globals(), what="StyleGAN network data")
 
 
 # --------------------------------------------------------------------------- official pickles

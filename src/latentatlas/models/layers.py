@@ -136,13 +136,6 @@ def upsample2d_1331(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(n, c, 2 * h, 2 * w) / 4
 
 
-def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tensor:
-    """FIR downsampling by ``down`` (output size exactly input / down)."""
-    fw = f.shape[-1]
-    p = ((fw - down + 1) // 2, (fw - down) // 2)
-    return upfirdn2d(x, f, down=down, padding=(p[0], p[1], p[0], p[1]))
-
-
 def conv2d_resample(
     x: torch.Tensor,
     w: torch.Tensor,

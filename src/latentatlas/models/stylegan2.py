@@ -25,7 +25,6 @@ Over 600 lines: G and D of one architecture, with G's fast and reference paths s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -34,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator
+from latentatlas.models.base import Generator, check_image_shape, log2_resolution
 from latentatlas.models.layers import (
     LRELU_GAIN,
     LRELU_SLOPE,
@@ -65,13 +64,6 @@ def resolve_dtype(dtype: str, device: torch.device | str = "cpu") -> torch.dtype
     if dtype == "auto":
         return torch.bfloat16 if native_bf16_supported(device) else torch.float32
     return getattr(torch, dtype)
-
-
-def _log2_resolution(resolution: int, lo: int, hi: int) -> int:
-    log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
-    if resolution < lo or resolution > hi or 2**log2 != resolution:
-        raise ValueError(f"img_resolution must be a power of two in [{lo}, {hi}], got {resolution}")
-    return log2
 
 
 def _make_noise(
@@ -281,7 +273,7 @@ class SynthesisNetwork(nn.Module):
         self.w_dim = w_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels
-        log2 = _log2_resolution(img_resolution, 4, 1024)
+        log2 = log2_resolution(img_resolution, 4, 1024)
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.channels = {r: min(channel_base // r, channel_max) for r in self.block_resolutions}
         if min(self.channels.values()) < 1:
@@ -438,7 +430,7 @@ class StyleGAN2Generator(Generator):
         dtype: str = "auto",
     ) -> None:
         super().__init__()
-        _log2_resolution(img_resolution, 16, 1024)
+        log2_resolution(img_resolution, 16, 1024)
         if min(z_dim, w_dim, img_channels, mapping_layers) < 1 or c_dim < 0:
             raise ValueError(
                 "z_dim, w_dim, img_channels and mapping_layers must be >= 1, c_dim >= 0"
@@ -492,45 +484,10 @@ class StyleGAN2Generator(Generator):
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
 
-    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if not self.c_dim:
-            if c is not None:
-                raise ShapeError(f"{type(self).__name__} is unconditional (c_dim=0); got a label c")
-            return None
-        if c is None:
-            raise ShapeError(
-                f"this generator is class-conditional (c_dim={self.c_dim}); "
-                f"pass c [N, {self.c_dim}]"
-            )
-        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
-        if c.shape != (n, self.c_dim):
-            raise ShapeError(f"c must have shape [{n}, {self.c_dim}], got {list(c.shape)}")
-        return c
-
     def z_to_w(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Mapping network: z [N, z_dim] (+ c [N, c_dim]) -> w [N, w_dim] (no truncation)."""
         z = self.check_latent(z, "z")
         return self.mapping(z, self._check_c(c, z.shape[0]))
-
-    def truncate(
-        self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "w"
-    ) -> torch.Tensor:
-        """w' = w_avg + psi (w - w_avg); for W+ only on layers [0, cutoff) (all when None).
-
-        Computed with ``torch.lerp`` like the official mapping network, so truncated outputs of
-        converted checkpoints match the official ones bit for bit.
-        """
-        if psi == 1.0:
-            return latent
-        latent = self.check_latent(latent, space)
-        if space not in ("w", "wp"):
-            raise ValueError("truncation applies to 'w' or 'wp' latents")
-        avg = self.w_avg.to(latent)
-        if space == "w" or cutoff is None:
-            return avg.lerp(latent, psi)
-        out = latent.clone()
-        out[:, :cutoff] = avg.lerp(latent[:, :cutoff], psi)
-        return out
 
     @torch.no_grad()
     def update_w_avg(self, w: torch.Tensor, beta: float | None = None) -> torch.Tensor:
@@ -543,22 +500,14 @@ class StyleGAN2Generator(Generator):
         return self.mapping.w_avg
 
     # ----------------------------------------------------------------- synthesis
-    def _to_wp(
-        self,
-        latent: torch.Tensor,
-        space: str,
-        c: torch.Tensor | None,
-        truncation_psi: float,
-        truncation_cutoff: int | None,
-    ) -> torch.Tensor:
+    def _to_wp(self, latent: torch.Tensor, space: str, c: torch.Tensor | None) -> torch.Tensor:
+        """Any latent -> W+ as it is (z through the mapping network, untruncated)."""
         latent = self.check_latent(latent, space).to(self.device)
         if space == "z":
             latent = self.z_to_w(latent, c)
             space = "w"
         # For w / W+ latents a label c is ignored: the mapping already folded it into w.
-        if space == "w":
-            latent = self.w_to_wp(latent)
-        return self.truncate(latent, truncation_psi, truncation_cutoff, space="wp")
+        return self.w_to_wp(latent) if space == "w" else latent
 
     def synthesize(
         self,
@@ -566,18 +515,17 @@ class StyleGAN2Generator(Generator):
         space: str = "wp",
         c: torch.Tensor | None = None,
         noise_mode: str = "const",
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
         noise_rng: np.random.Generator | int | torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Images in roughly [-1, 1] (NCHW float32) from z, w or W+ latents.
+        """Images in roughly [-1, 1] (NCHW float32) from z, w or W+ latents, taken as they are
+        (no truncation: truncated codes come from :meth:`sample` / :meth:`z_to_latent`).
 
         noise_mode: "const" (the stored noise maps: deterministic), "random" (fresh noise drawn
         from ``noise_rng``: a seed / numpy Generator / torch.Generator; None uses torch's global
         RNG, as in training) or "none". The class label ``c`` is used for z latents only (w and
         W+ already encode it). Gradients flow (wrap in ``torch.no_grad()`` to save memory).
         """
-        wp = self._to_wp(latent, space, c, truncation_psi, truncation_cutoff)
+        wp = self._to_wp(latent, space, c)
         return self.synthesis(wp, noise_mode=noise_mode, noise_generator=self._noise_gen(noise_rng))
 
     def forward(
@@ -588,8 +536,11 @@ class StyleGAN2Generator(Generator):
         truncation_cutoff: int | None = None,
         noise_mode: str = "random",
     ) -> torch.Tensor:
-        """Official-style call G(z, c): mapping + synthesis (random noise by default)."""
-        return self.synthesize(z, "z", c, noise_mode, truncation_psi, truncation_cutoff)
+        """Official-style call G(z, c): mapping with truncation, then synthesis (random noise by
+        default)."""
+        z = self.check_latent(z, "z").to(self.device)
+        wp = self.z_to_latent(z, "wp", c, truncation_psi, truncation_cutoff)
+        return self.synthesize(wp, "wp", noise_mode=noise_mode)
 
     @staticmethod
     def _noise_gen(noise_rng) -> torch.Generator | None:
@@ -615,11 +566,7 @@ class StyleGAN2Generator(Generator):
 
         "mapping" needs a z latent. Gradients flow to the latent and the parameters.
         """
-        layers = list(layers)
-        known = set(self.layer_names())
-        unknown = [n for n in layers if n not in known]
-        if unknown:
-            raise ValueError(f"unknown layer names {unknown}; known: {self.layer_names()}")
+        layers = self._check_layers(layers)
         out: dict[str, torch.Tensor] = {}
         latent = self.check_latent(latent, space)
         if "mapping" in layers:
@@ -628,7 +575,7 @@ class StyleGAN2Generator(Generator):
             w = self.z_to_w(latent, c)
             out["mapping"] = w
             latent, space, c = w, "w", None
-        wp = self._to_wp(latent, space, c, 1.0, None)
+        wp = self._to_wp(latent, space, c)
         synth_layers = [n for n in layers if n != "mapping"]
         if synth_layers:
             _, acts = self.synthesis(
@@ -769,7 +716,7 @@ class StyleGAN2Discriminator(ConfigModule):
         dtype: str = "float32",
     ) -> None:
         super().__init__()
-        log2 = _log2_resolution(img_resolution, 8, 1024)
+        log2 = log2_resolution(img_resolution, 8, 1024)
         self.c_dim = c_dim
         self.img_resolution = img_resolution
         self.img_channels = img_channels
@@ -798,12 +745,7 @@ class StyleGAN2Discriminator(ConfigModule):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [N, 1] for images [N, C, R, R] in [-1, 1]."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ShapeError(
-                f"images must have shape [N, {', '.join(map(str, expected))}], "
-                f"got {list(img.shape)}"
-            )
+        check_image_shape(img, self.img_channels, self.img_resolution)
         compute = resolve_dtype(self.dtype, img.device)
         x = None
         img = img.to(compute)

@@ -21,6 +21,7 @@ Images going into :meth:`VAE.encode` are float NCHW in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,47 @@ def _check_image_size(image_size: int) -> int:
     return image_size // 16
 
 
-class DlibEncoder(nn.Module):
+class _Encoder(nn.Module):
+    """Conv stack -> FC stack -> Gaussian heads (posterior mean and log-variance)."""
+
+    convs: nn.Sequential
+    fc: nn.Sequential
+
+    def _heads(self, width: int, latent_dim: int) -> None:
+        self.mean = nn.Linear(width, latent_dim)
+        self.logvar = nn.Linear(width, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.fc(self.convs(x))
+        return self.mean(h), self.logvar(h)
+
+
+class _Decoder(nn.Module):
+    """FC stack (ReLU after each) to ``feat`` x side x side, then 4-2 transposed convolutions
+    through ``deconv`` channels to the image channels (no activation on the last: logits)."""
+
+    def __init__(self, channels: int, latent_dim: int, image_size: int, hidden: Sequence[int],
+                 feat: int, deconv: Sequence[int]):
+        super().__init__()
+        self.side = _check_image_size(image_size)
+        self.feat = feat
+        dims = [latent_dim, *hidden, feat * self.side * self.side]
+        fc: list[nn.Module] = []
+        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+            fc += [nn.Linear(d_in, d_out), nn.ReLU()]
+        self.fc = nn.Sequential(*fc)
+        chans = [feat, *deconv, channels]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:], strict=True):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU()]
+        self.deconvs = nn.Sequential(*layers[:-1])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.fc(z).view(z.shape[0], self.feat, self.side, self.side)
+        return self.deconvs(h)
+
+
+class DlibEncoder(_Encoder):
     """disentanglement_lib's conv encoder: conv 32-4-2, 32-4-2, 64-2-2, 64-2-2, FC 256, heads."""
 
     def __init__(self, channels: int, latent_dim: int, image_size: int = 64):
@@ -55,15 +96,10 @@ class DlibEncoder(nn.Module):
             nn.Conv2d(64, 64, 2, 2, 0), nn.ReLU(),
         )
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * side * side, 256), nn.ReLU())
-        self.mean = nn.Linear(256, latent_dim)
-        self.logvar = nn.Linear(256, latent_dim)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.fc(self.convs(x))
-        return self.mean(h), self.logvar(h)
+        self._heads(256, latent_dim)
 
 
-class DlibDecoder(nn.Module):
+class DlibDecoder(_Decoder):
     """disentanglement_lib's deconv decoder: FC 256, FC 1024, deconv 64-4-2, 32-4-2, 32-4-2, C-4-2.
 
     (disentanglement_lib: dense 256, dense 1024 -> reshape 4x4x64, conv_transpose 64, 32, 32 and
@@ -71,25 +107,11 @@ class DlibDecoder(nn.Module):
     """
 
     def __init__(self, channels: int, latent_dim: int, image_size: int = 64):
-        super().__init__()
-        self.side = _check_image_size(image_size)
-        self.fc = nn.Sequential(
-            nn.Linear(latent_dim, 256), nn.ReLU(),
-            nn.Linear(256, 64 * self.side * self.side), nn.ReLU(),
-        )
-        self.deconvs = nn.Sequential(
-            nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, channels, 4, 2, 1),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.fc(z).view(z.shape[0], 64, self.side, self.side)
-        return self.deconvs(h)
+        super().__init__(channels, latent_dim, image_size, hidden=[256], feat=64,
+                         deconv=[64, 32, 32])
 
 
-class BurgessEncoder(nn.Module):
+class BurgessEncoder(_Encoder):
     """Burgess et al. (2018) encoder: four conv 32-4-2 (ReLU), FC 256, FC 256, Gaussian heads."""
 
     def __init__(self, channels: int, latent_dim: int, image_size: int = 64):
@@ -105,35 +127,15 @@ class BurgessEncoder(nn.Module):
             nn.Flatten(), nn.Linear(32 * side * side, 256), nn.ReLU(),
             nn.Linear(256, 256), nn.ReLU(),
         )
-        self.mean = nn.Linear(256, latent_dim)
-        self.logvar = nn.Linear(256, latent_dim)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.fc(self.convs(x))
-        return self.mean(h), self.logvar(h)
+        self._heads(256, latent_dim)
 
 
-class BurgessDecoder(nn.Module):
+class BurgessDecoder(_Decoder):
     """Burgess et al. (2018) decoder: FC 256, FC 256, FC 32*(s/16)^2, four deconv 32-4-2."""
 
     def __init__(self, channels: int, latent_dim: int, image_size: int = 64):
-        super().__init__()
-        self.side = _check_image_size(image_size)
-        self.fc = nn.Sequential(
-            nn.Linear(latent_dim, 256), nn.ReLU(),
-            nn.Linear(256, 256), nn.ReLU(),
-            nn.Linear(256, 32 * self.side * self.side), nn.ReLU(),
-        )
-        self.deconvs = nn.Sequential(
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, channels, 4, 2, 1),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.fc(z).view(z.shape[0], 32, self.side, self.side)
-        return self.deconvs(h)
+        super().__init__(channels, latent_dim, image_size, hidden=[256, 256], feat=32,
+                         deconv=[32, 32, 32])
 
 
 _NETWORKS: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {

@@ -10,7 +10,6 @@ Named activations are the *pre-nonlinearity* outputs of each layer ("fc", "conv0
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -18,18 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
-from latentatlas.models.base import Generator
+from latentatlas.models.base import Generator, check_image_shape, log2_resolution
 from latentatlas.utils.errors import ShapeError
 
 NORMS = ("pixel", "batch", "none")
 UPSAMPLES = ("transpose", "nearest")
-
-
-def _check_resolution(resolution: int, lo: int, hi: int) -> int:
-    log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
-    if resolution < lo or resolution > hi or 2**log2 != resolution:
-        raise ValueError(f"img_resolution must be a power of two in [{lo}, {hi}], got {resolution}")
-    return log2
 
 
 class PixelNorm(nn.Module):
@@ -80,7 +72,7 @@ class ZGenerator(Generator):
         upsample: str = "transpose",
     ) -> None:
         super().__init__()
-        log2 = _check_resolution(img_resolution, 16, 128)
+        log2 = log2_resolution(img_resolution, 16, 128)
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         if upsample not in UPSAMPLES:
@@ -112,21 +104,6 @@ class ZGenerator(Generator):
         self.out = nn.Conv2d(ch[img_resolution], img_channels, 3, padding=1)
 
     # ----------------------------------------------------------------- protocol
-    def _check_c(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if not self.c_dim:
-            if c is not None:
-                raise ShapeError("ZGenerator is unconditional (c_dim=0); got a label c")
-            return None
-        if c is None:
-            raise ShapeError(
-                f"this generator is class-conditional (c_dim={self.c_dim}); "
-                f"pass c [N, {self.c_dim}]"
-            )
-        c = torch.as_tensor(c, dtype=torch.float32, device=self.device)
-        if c.shape != (n, self.c_dim):
-            raise ShapeError(f"c must have shape [{n}, {self.c_dim}], got {list(c.shape)}")
-        return c
-
     def layer_names(self) -> list[str]:
         """ "fc", "conv0" .. "conv{K-1}" (one per resolution doubling), "out" (before tanh)."""
         return ["fc", *[f"conv{i}" for i in range(len(self.convs))], "out"]
@@ -161,18 +138,10 @@ class ZGenerator(Generator):
         space: str = "z",
         c: torch.Tensor | None = None,
         noise_mode: str = "const",
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
     ) -> torch.Tensor:
-        """Images in [-1, 1] (NCHW float32) from z. There is no noise and no W space.
-
-        ``truncation_psi`` scales z towards 0 (the mean of z) when != 1.
-        """
-        if space == "wp":  # the protocol default: a Z-only generator has only z
-            space = "z"
+        """Images in [-1, 1] (NCHW float32) from z as given (no truncation: :meth:`sample`
+        truncates). There is no noise, and no W / W+ space (``space`` other than "z" raises)."""
         z = self.check_latent(latent, space).to(self.device)
-        if truncation_psi != 1.0:
-            z = z * truncation_psi
         return self._run(z, c, set())[0]
 
     def activations(
@@ -184,10 +153,7 @@ class ZGenerator(Generator):
         c: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Pre-nonlinearity outputs of the named layers for one forward pass (gradients flow)."""
-        layers = list(layers)
-        unknown = [n for n in layers if n not in self.layer_names()]
-        if unknown:
-            raise ValueError(f"unknown layer names {unknown}; known: {self.layer_names()}")
+        layers = self._check_layers(layers)
         z = self.check_latent(latent, space).to(self.device)
         _, acts = self._run(z, c, set(layers))
         return {n: acts[n] for n in layers}
@@ -195,9 +161,13 @@ class ZGenerator(Generator):
     def truncate(
         self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "z"
     ) -> torch.Tensor:
-        """z' = psi * z (towards the mean of z, 0)."""
+        """z' = psi * z (towards the mean of z, 0). There are no layers to cut off."""
+        if cutoff is not None and psi != 1.0:
+            raise ValueError(
+                f"{type(self).__name__} has no W+ space; a truncation cutoff needs one"
+            )
         latent = self.check_latent(latent, space)
-        return latent * psi
+        return latent * psi if psi != 1.0 else latent
 
     def sample(
         self,
@@ -208,12 +178,8 @@ class ZGenerator(Generator):
         truncation_cutoff: int | None = None,
         c: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """n z codes (optionally scaled by truncation_psi)."""
-        if space == "wp":
-            space = "z"
-        self._check_space(space)
-        z = self.sample_z(n, rng)
-        return z * truncation_psi if truncation_psi != 1.0 else z
+        """n z codes, scaled by truncation_psi (see :meth:`Generator.sample`)."""
+        return super().sample(n, space, rng, truncation_psi, truncation_cutoff, c)
 
 
 @register_model
@@ -233,7 +199,7 @@ class ZDiscriminator(ConfigModule):
         c_dim: int = 0,
     ) -> None:
         super().__init__()
-        log2 = _check_resolution(img_resolution, 16, 128)
+        log2 = log2_resolution(img_resolution, 16, 128)
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         self.c_dim = c_dim
@@ -250,12 +216,7 @@ class ZDiscriminator(ConfigModule):
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [N, 1] for images [N, C, R, R] in [-1, 1]."""
-        expected = (self.img_channels, self.img_resolution, self.img_resolution)
-        if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise ShapeError(
-                f"images must have shape [N, {', '.join(map(str, expected))}], "
-                f"got {list(img.shape)}"
-            )
+        check_image_shape(img, self.img_channels, self.img_resolution)
         x = F.leaky_relu(self.fromrgb(img), 0.2)
         for conv in self.convs:
             x = F.leaky_relu(conv(x), 0.2)

@@ -19,7 +19,8 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     ``impl`` / ``dtype`` switch a StyleGAN2's synthesis path; ``class_index`` fixes the label of a
     conditional model (default: random labels from ``seed``); ``noise_mode="random"`` draws the
     noise inputs from ``seed`` too. Returns the grid's path and the metrics (images / s, pixel
-    range, compute dtype). Bad requests raise :class:`LatentAtlasError`.
+    range, compute dtype). Bad requests raise :class:`LatentAtlasError` (or ValueError from the
+    generator, e.g. a truncation cutoff for a Z-only generator).
     """
     import inspect
     import time
@@ -55,17 +56,12 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     if noise_mode == "random" and "noise_rng" in inspect.signature(g.synthesize).parameters:
         extra["noise_rng"] = rng
     t0 = time.perf_counter()
-    images = []
+    space = "wp" if "wp" in g.spaces else "z"
     with torch.no_grad():
-        for i in range(0, n, batch_size):
-            images.append(
-                g.synthesize(z[i:i + batch_size], "z",
-                             c=None if c is None else c[i:i + batch_size],
-                             noise_mode=noise_mode, truncation_psi=truncation,
-                             truncation_cutoff=truncation_cutoff, **extra)
-                .float().cpu())
+        latents = g.z_to_latent(z, space, c, truncation, truncation_cutoff)
+    imgs = g.synthesize_batched(latents, space, batch_size=batch_size,
+                                c=c if space == "z" else None, noise_mode=noise_mode, **extra)
     seconds = time.perf_counter() - t0
-    imgs = torch.cat(images)
     out_path = save_grid(imgs.clamp(-1, 1), out, nrow=nrow, value_range=(-1.0, 1.0))
     metrics = {
         "images": n,

@@ -2,62 +2,32 @@
 
 Built-ins: :class:`PredictorScorer` (trained predictors: probabilities, logits, embeddings),
 :class:`PixelStatsScorer`, :class:`ObjectMomentsScorer`, :class:`MorphometryScorer` and
-:class:`CallableScorer` (any callable). :func:`build_scorer` makes one from a short name (the CLI's
-``--scorers celeba,pixel``).
+:class:`CallableScorer` (any callable). :func:`make_scorer` is the one factory: from a scorer, a
+list of them, a predictor or a short name (the CLI's ``--scorers celeba,pixel``), with a column
+selection and a clamp policy (``clamp="display"`` for generator output of any range).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from latentatlas.scoring.base import (
+    CLAMP_POLICIES,
     BaseScorer,
     CallableScorer,
     CombinedScorer,
     Scorer,
     ScoringError,
-    as_scorer,
     check_scores,
     safe_name,
 )
+from latentatlas.scoring.factory import BUILTIN_SCORERS, PREDICTOR_ALIASES, make_scorer
 from latentatlas.scoring.morphometry import MorphometryScorer, zhang_suen_thinning
 from latentatlas.scoring.pixels import ObjectMomentsScorer, PixelStatsScorer
 from latentatlas.scoring.predictor import PredictorScorer
 
-#: Short scorer names -> shipped predictor models.
-PREDICTOR_ALIASES = {
-    "celeba": "predictor_celeba64",
-    "mnist": "predictor_mnist",
-    "dsprites": "predictor_dsprites",
-    "shapes3d": "predictor_shapes3d",
-}
-BUILTIN_SCORERS = ("pixel", "moments", "morpho", *PREDICTOR_ALIASES)
-
-
-def build_scorer(
-    spec: str | os.PathLike, channels: int = 3, fast: bool = False
-) -> BaseScorer:
-    """A scorer from a short name: ``celeba`` / ``mnist`` / ``dsprites`` / ``shapes3d`` (shipped
-    predictors), ``pixel``, ``moments``, ``morpho``, or a path to a predictor model folder."""
-    name = str(spec).strip()
-    if name == "pixel":
-        return PixelStatsScorer(channels)
-    if name == "moments":
-        return ObjectMomentsScorer(channels)
-    if name == "morpho":
-        return MorphometryScorer(channels=channels)
-    if name in PREDICTOR_ALIASES:
-        return PredictorScorer(PREDICTOR_ALIASES[name], fast=fast)
-    if Path(name).is_dir():
-        return PredictorScorer(name, fast=fast)
-    raise ScoringError(
-        f"unknown scorer {name!r}; built-in: {', '.join(BUILTIN_SCORERS)}, or a predictor folder"
-    )
-
-
 __all__ = [
     "BUILTIN_SCORERS",
+    "CLAMP_POLICIES",
+    "PREDICTOR_ALIASES",
     "BaseScorer",
     "CallableScorer",
     "CombinedScorer",
@@ -67,9 +37,8 @@ __all__ = [
     "PredictorScorer",
     "Scorer",
     "ScoringError",
-    "as_scorer",
-    "build_scorer",
     "check_scores",
+    "make_scorer",
     "safe_name",
     "zhang_suen_thinning",
 ]

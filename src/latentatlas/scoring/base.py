@@ -24,6 +24,42 @@ from latentatlas.utils.errors import LatentAtlasError, ShapeError
 #: seen at random init), while data in the [0, 255] convention almost always exceeds 64.
 CLAMP_LIMIT = 64.0
 
+#: What a scorer does with input values outside [-1, 1] (``scorer.clamp``):
+#: "validate" (default): clamp values within +-CLAMP_LIMIT, refuse larger ones (a convention
+#: error such as [0, 255] data); "display": clamp every finite value, as the image would be
+#: displayed (for generator output, whatever its range: explore scores what a generator shows);
+#: "none": no clamping. NaN (and Inf) always raise. ``True`` / ``False`` mean "validate" / "none".
+CLAMP_POLICIES = ("validate", "display", "none")
+
+
+def clamp_policy(clamp: str | bool | None) -> str:
+    """The policy name of a ``clamp`` argument (see :data:`CLAMP_POLICIES`)."""
+    if clamp is True:
+        return "validate"
+    if clamp is False or clamp is None:
+        return "none"
+    if clamp not in CLAMP_POLICIES:
+        raise ValueError(f"clamp must be one of {CLAMP_POLICIES} (or a bool), got {clamp!r}")
+    return clamp
+
+
+def clamp_images(images: torch.Tensor, policy: str, who: str = "scorer") -> torch.Tensor:
+    """Apply a clamp policy to a float image batch (see :data:`CLAMP_POLICIES`)."""
+    if policy == "none" or not images.is_floating_point() or not images.numel():
+        return images
+    peak = float(images.detach().abs().max())
+    if math.isnan(peak):
+        raise ShapeError(f"{who}: images contain NaN")
+    if policy == "validate" and peak > CLAMP_LIMIT:
+        raise ShapeError(
+            f"{who}: image values reach {peak:.4g}; scorers expect [-1, 1] "
+            f"(slight generator overshoot up to +-{CLAMP_LIMIT} is clamped). [0, 255] "
+            "data: use x / 127.5 - 1"
+        )
+    if math.isinf(peak):
+        raise ShapeError(f"{who}: images contain Inf")
+    return images.clamp(-1.0, 1.0)
+
 
 class ScoringError(LatentAtlasError, ValueError):
     """A scorer produced invalid scores (NaN / Inf, wrong shape) or was asked for unknown names."""
@@ -78,10 +114,17 @@ class BaseScorer:
 
     names: list[str]
     differentiable: bool = True
-    #: clamp inputs to [-1, 1] before scoring (generators overshoot slightly); validation
-    #: still refuses NaNs and values beyond +-CLAMP_LIMIT (a convention error such as [0, 255]).
-    clamp: bool = True
     channels: int | None = None
+    _clamp: str = "validate"
+
+    @property
+    def clamp(self) -> str:
+        """The clamp policy of the inputs (:data:`CLAMP_POLICIES`; set with a name or a bool)."""
+        return self._clamp
+
+    @clamp.setter
+    def clamp(self, value: str | bool | None) -> None:
+        self._clamp = clamp_policy(value)
 
     def _score(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -89,17 +132,7 @@ class BaseScorer:
     def validate(self, images: torch.Tensor) -> torch.Tensor:
         if not isinstance(images, torch.Tensor):
             images = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-        if self.clamp and images.is_floating_point() and images.numel():
-            peak = float(images.detach().abs().max())
-            if math.isnan(peak):
-                raise ShapeError(f"{type(self).__name__}: images contain NaN")
-            if peak > CLAMP_LIMIT:
-                raise ShapeError(
-                    f"{type(self).__name__}: image values reach {peak:.4g}; scorers expect [-1, 1] "
-                    f"(slight generator overshoot up to +-{CLAMP_LIMIT} is clamped). [0, 255] "
-                    "data: use x / 127.5 - 1"
-                )
-            images = images.clamp(-1.0, 1.0)
+        images = clamp_images(images, self.clamp, type(self).__name__)
         return check_images(images, self.channels, name=f"{type(self).__name__} images")
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -125,7 +158,10 @@ class BaseScorer:
 
     def spec(self) -> dict[str, Any]:
         """A JSON-serialisable description (for bank.json)."""
-        return {"type": type(self).__name__, "names": list(self.names)}
+        return {"type": type(self).__name__, "names": list(self.names), **self._clamp_spec()}
+
+    def _clamp_spec(self) -> dict[str, Any]:
+        return {"clamped_to": [-1.0, 1.0]} if self.clamp == "display" else {}
 
 
 class CallableScorer(BaseScorer):
@@ -136,7 +172,7 @@ class CallableScorer(BaseScorer):
         names: the column names.
         differentiable: whether ``fn`` is built from torch operations (informational).
         channels: expected channel count (None: any).
-        clamp: clamp inputs to [-1, 1] first.
+        clamp: the clamp policy of the inputs (:data:`CLAMP_POLICIES`).
     """
 
     def __init__(
@@ -145,7 +181,7 @@ class CallableScorer(BaseScorer):
         names: Sequence[str],
         differentiable: bool = False,
         channels: int | None = None,
-        clamp: bool = True,
+        clamp: str | bool = "validate",
         description: str | None = None,
     ) -> None:
         if not callable(fn):
@@ -172,7 +208,7 @@ class CallableScorer(BaseScorer):
 class CombinedScorer(BaseScorer):
     """Several scorers side by side: columns are concatenated in order; names must be unique."""
 
-    def __init__(self, scorers: Sequence[Scorer]) -> None:
+    def __init__(self, scorers: Sequence[Scorer], clamp: str | bool = "none") -> None:
         if not scorers:
             raise ValueError("CombinedScorer needs at least one scorer")
         self.scorers = list(scorers)
@@ -186,12 +222,12 @@ class CombinedScorer(BaseScorer):
             raise ScoringError(f"scorers produce duplicate score names {dupes}; rename one")
         self.names = names
         self.differentiable = all(getattr(s, "differentiable", False) for s in self.scorers)
-        self.clamp = False  # each member validates and clamps its own input
+        self.clamp = clamp  # "none" by default: each member validates and clamps its own input
 
     def validate(self, images: torch.Tensor) -> torch.Tensor:
         if not isinstance(images, torch.Tensor):
             images = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-        return images
+        return clamp_images(images, self.clamp, type(self).__name__)
 
     def _score(self, images: torch.Tensor) -> torch.Tensor:
         parts = []
@@ -204,16 +240,7 @@ class CombinedScorer(BaseScorer):
         return {"type": "CombinedScorer", "names": self.names,
                 "scorers": [s.spec() if hasattr(s, "spec") else {"type": type(s).__name__,
                                                                  "names": list(s.names)}
-                            for s in self.scorers]}
-
-
-def as_scorer(scorers: Scorer | Sequence[Scorer]) -> BaseScorer:
-    """One scorer from a scorer or a list of scorers."""
-    if isinstance(scorers, BaseScorer):
-        return scorers
-    if isinstance(scorers, Scorer):
-        return CombinedScorer([scorers])
-    return CombinedScorer(list(scorers))
+                            for s in self.scorers], **self._clamp_spec()}
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:

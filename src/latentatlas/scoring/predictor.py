@@ -42,7 +42,8 @@ class PredictorScorer(BaseScorer):
             listing the available ones. Not allowed with ``output="embeddings"``.
         fast: bfloat16 autocast + channels_last (about 2x faster on AMX CPUs; probabilities
             differ from fp32 by up to ~1e-2). This sets the mode of the model object itself.
-        clamp: clamp inputs to [-1, 1] first (generator outputs overshoot slightly).
+        clamp: the clamp policy of the inputs (:data:`~latentatlas.scoring.base.CLAMP_POLICIES`;
+            "validate" clamps the slight overshoot of generator outputs).
         prefix: prepended to every column name (to tell two predictors apart in one bank).
         device: where to run the model (default: where it is).
     """
@@ -53,7 +54,7 @@ class PredictorScorer(BaseScorer):
         output: str = "probabilities",
         attributes: Sequence[str] | None = None,
         fast: bool = False,
-        clamp: bool = True,
+        clamp: str | bool = "validate",
         prefix: str = "",
         device: str | torch.device | None = None,
     ) -> None:

@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from latentatlas.io.images import to_model_images
 from latentatlas.training.augment import AUGMENT_OPS, Augmenter
 from latentatlas.training.checkpoint import (
     checkpoint_path,
@@ -59,9 +60,10 @@ from latentatlas.training.losses import (
     path_lengths,
     r1_penalty,
 )
-from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
+from latentatlas.utils.atomic import atomic_write_json, trim_jsonl_log
 from latentatlas.utils.distributed import rank_world
 from latentatlas.utils.errors import CheckpointError, DataError, LatentAtlasError
+from latentatlas.utils.fingerprint import module_fingerprint
 from latentatlas.utils.runinfo import write_run_record
 
 # Phase ids mixed into the per-step seeds (any distinct constants).
@@ -190,32 +192,6 @@ def _step_seed(*parts: int) -> int:
                & ((1 << 63) - 1))
 
 
-def state_digest(*modules: nn.Module) -> str:
-    """SHA-256 over the state dicts of ``modules`` (names, dtypes, shapes and bytes)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for i, module in enumerate(modules):
-        for name, t in sorted(module.state_dict().items()):
-            t = t.detach().to("cpu").contiguous()
-            h.update(f"{i}.{name}:{t.dtype}:{tuple(t.shape)}".encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def _has_w_space(G: nn.Module) -> bool:
-    return getattr(G, "w_dim", None) is not None
-
-
-def _to_image_tensor(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
-    """uint8 / float [0, 1] NHWC -> float32 [-1, 1] NCHW on device."""
-    t = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
-    t = t.float() / 127.5 - 1.0 if batch.dtype == np.uint8 else t.float() * 2.0 - 1.0
-    t = t.permute(0, 3, 1, 2)
-    return t.contiguous(memory_format=torch.channels_last if channels_last else
-                        torch.contiguous_format)
-
-
 # ---------------------------------------------------------------------- the trainer
 class GANTrainer:
     """Trains ``G`` (and ``D``) on an image source; see the module docstring for the algorithm.
@@ -335,7 +311,7 @@ class GANTrainer:
             flip = torch.rand(len(arr), generator=g).numpy() < 0.5
             arr = arr.copy()
             arr[flip] = arr[flip, :, ::-1]
-        return _to_image_tensor(arr, self.device, self.config.channels_last)
+        return to_model_images(arr, self.device, self.config.channels_last)
 
     def _sample_z(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.G.z_dim, generator=gen).to(self.device)
@@ -351,7 +327,7 @@ class GANTrainer:
         mixing_prob: float,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(images, W+ codes or None, w or None) with per-sample style mixing."""
-        if not _has_w_space(G):
+        if "w" not in G.spaces:
             return G.synthesize(z, space="z", c=c), None, None
         w = G.z_to_w(z, c)
         num_ws = int(G.num_ws)
@@ -466,7 +442,7 @@ class GANTrainer:
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        has_w = _has_w_space(self.G)
+        has_w = "w" in self.G.spaces
         do_pl = cfg.pl_weight > 0 and has_w and step % cfg.pl_interval == 0
         regs_due = [r for r in self.regularizers if step % int(r.interval) == 0]
         bad: list[str] = []
@@ -664,10 +640,9 @@ class GANTrainer:
         if int(getattr(G, "c_dim", 0) or 0):
             idx = torch.arange(z.shape[0]) % G.c_dim
             c = nn.functional.one_hot(idx, G.c_dim).float().to(self.device)
-        if _has_w_space(G):
-            wp = G.w_to_wp(G.z_to_w(z, c))
-            return G.synthesize(wp, space="wp", c=c, noise_mode="const").float().cpu()
-        return G.synthesize(z, space="z", c=c).float().cpu()
+        space = "wp" if "wp" in G.spaces else "z"
+        latent = G.z_to_latent(z, space, c)
+        return G.synthesize(latent, space, c=c, noise_mode="const").float().cpu()
 
     def save_samples(self, name: str) -> Path:
         from latentatlas.io.images import save_grid
@@ -691,20 +666,6 @@ class GANTrainer:
             "regularizers": [r.name for r in self.regularizers],
             **self.extra_config,
         }
-
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop log lines past the resumed step (they belong to the lost, uncheckpointed part)."""
-        path = self.out_dir / "metrics.jsonl"
-        if not path.is_file():
-            return
-        kept = []
-        for line in path.read_text("utf-8").splitlines():
-            try:
-                if json.loads(line).get("step", 0) <= step:
-                    kept.append(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by the kill
-        atomic_write_bytes(path, ("\n".join(kept) + ("\n" if kept else "")).encode("utf-8"))
 
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
@@ -740,7 +701,7 @@ class GANTrainer:
         if self.world > 1:
             self._broadcast_state()
         if self.rank == 0:
-            self._truncate_metrics(start)
+            trim_jsonl_log(self.out_dir / "metrics.jsonl", start)
             self._open_tensorboard()
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         last_ckpt: Path | None = None
@@ -782,7 +743,7 @@ class GANTrainer:
         if self.world > 1:
             # Data parallelism must leave every rank with the same weights: check it.
             digests: list[Any] = [None] * self.world
-            dist.all_gather_object(digests, state_digest(self.G, self.D, self.G_ema))
+            dist.all_gather_object(digests, module_fingerprint(self.G, self.D, self.G_ema))
             self.rank_digests = digests
             if len(set(digests)) != 1:
                 raise LatentAtlasError(f"ranks hold different weights after training: {digests}")

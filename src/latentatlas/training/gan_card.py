@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from latentatlas.io.cards import save_model_card
 from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
 from latentatlas.utils.errors import DataError
 
@@ -186,5 +187,5 @@ def ship_gan(run_dir: str | os.PathLike, name: str,
     if samples.is_file():
         atomic_write_bytes(dest / "samples.png", samples.read_bytes())
     card = model_card(run, name, quality, size_mb, notes)
-    atomic_write_bytes(dest / "MODEL_CARD.md", card.encode("utf-8"))
+    save_model_card(dest, card)
     return dest

@@ -45,10 +45,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentatlas.data.dsprites import SYMMETRY_PERIODS
+from latentatlas.io.cards import save_model_card
 from latentatlas.io.persistence import save_model
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.checkpoint import load_checkpoint, save_checkpoint
-from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
+from latentatlas.utils.atomic import atomic_write_json, trim_jsonl_log
 from latentatlas.utils.errors import CheckpointError, DataError, ShapeError
 from latentatlas.utils.hardware import resolve_bf16
 from latentatlas.utils.runinfo import environment_info, write_run_record
@@ -280,19 +281,6 @@ def _lr_at(step: int, config: PredictorTrainConfig, seconds: float = 0.0) -> flo
     return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cos)
 
 
-def _trim_log(path: Path, up_to_step: int) -> None:
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= up_to_step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut by a crash
-            continue
-    atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
-
-
 def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
@@ -362,7 +350,7 @@ def train_predictor(
         best_state = state["best_state"]
         step, train_seconds, bad_evals = state["step"], state["train_seconds"], state["bad_evals"]
         best = json.loads(state["best"])
-        _trim_log(log_path, step)
+        trim_jsonl_log(log_path, step)
     elif log_path.exists():
         log_path.unlink()
 
@@ -848,7 +836,7 @@ latentatlas predictors train {name} --out runs/predictor_{name} --threads 1 \\
   --steps {metrics['config']['steps']} --seed {metrics['config']['seed']}{budget}
 ```
 """
-    return atomic_write_bytes(out_dir / "MODEL_CARD.md", text.encode("utf-8"))
+    return save_model_card(out_dir, text)
 
 
 def format_metrics_table(

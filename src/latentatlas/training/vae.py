@@ -34,7 +34,7 @@ from latentatlas.models.vae import VAE
 from latentatlas.training.checkpoint import load_checkpoint as _load_checkpoint_file
 from latentatlas.training.checkpoint import save_checkpoint
 from latentatlas.training.vae_losses import FactorVAE, Objective, gaussian_kl
-from latentatlas.utils.atomic import atomic_write_bytes
+from latentatlas.utils.atomic import trim_jsonl_log
 from latentatlas.utils.errors import CheckpointError, DataError, ShapeError
 from latentatlas.utils.runinfo import write_run_record
 
@@ -124,20 +124,6 @@ def _vae_step(
     return loss, z, scalars
 
 
-def _rewrite_log(log_path: Path, up_to_step: int) -> None:
-    """Keep only log lines with step <= up_to_step (after a resume the rest is recomputed)."""
-    if not log_path.is_file():
-        return
-    kept = []
-    for line in log_path.read_text("utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= up_to_step:
-                kept.append(line)
-        except json.JSONDecodeError:  # a line cut by a crash
-            continue
-    atomic_write_bytes(log_path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a VAE trainer checkpoint (safetensors; nothing is unpickled)."""
     state = _load_checkpoint_file(path)
@@ -209,7 +195,7 @@ def train_vae(
         generator.set_state(state["torch_rng"])
         step = int(state["step"])
         train_seconds = float(state["train_seconds"])
-        _rewrite_log(log_path, step)
+        trim_jsonl_log(log_path, step)
     elif log_path.exists():  # a fresh start: drop a stale log of an earlier, unfinished run
         log_path.unlink()
 

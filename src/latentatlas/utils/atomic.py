@@ -79,3 +79,22 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
     buf = io.BytesIO()
     np.save(buf, np.asarray(array), allow_pickle=False)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def trim_jsonl_log(path: str | os.PathLike, up_to_step: int) -> None:
+    """Keep only the lines of a JSONL training log with ``step <= up_to_step`` (atomically).
+
+    After a resume from the checkpoint of ``up_to_step`` the later lines belong to the lost,
+    uncheckpointed part and are logged again; a line torn by a crash is dropped. No file: no-op.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text("utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= up_to_step:
+                kept.append(line)
+        except json.JSONDecodeError:  # a line cut by a crash
+            continue
+    atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode("utf-8"))

@@ -13,8 +13,6 @@ import functools
 
 import torch
 
-BF16_CHOICES = (True, False, "auto")
-
 
 def native_bf16_supported(device: torch.device | str = "cpu") -> bool:
     """Whether ``device`` computes bf16 natively (CPU: AMX or AVX512-BF16; CUDA: Ampere+)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-RngLike = "np.random.Generator | int | None"
-
 
 def check_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     """Return a numpy Generator. An int is a seed; None means seed 0 (reproducible by default)."""

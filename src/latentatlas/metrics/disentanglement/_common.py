@@ -34,15 +34,21 @@ def single_blas_thread():
 
 
 # ----------------------------------------------------------------------------- input checks
-def as_codes(codes: Any, name: str = "codes", n: int | None = None) -> np.ndarray:
-    """Return ``codes`` as a finite float64 array [N, d]; raise ShapeError naming ``name``."""
-    if hasattr(codes, "detach"):  # torch tensor
-        codes = codes.detach().cpu().numpy()
-    arr = np.asarray(codes)
+def _as_2d(values: Any, name: str, shape: str) -> np.ndarray:
+    """A numpy array [N, k] of a tensor / array (1-D becomes one column)."""
+    if hasattr(values, "detach"):  # torch tensor
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ShapeError(f"{name} must have shape [N, d], got shape {arr.shape}")
+        raise ShapeError(f"{name} must have shape {shape}, got shape {arr.shape}")
+    return arr
+
+
+def as_codes(codes: Any, name: str = "codes", n: int | None = None) -> np.ndarray:
+    """Return ``codes`` as a finite float64 array [N, d]; raise ShapeError naming ``name``."""
+    arr = _as_2d(codes, name, "[N, d]")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
             or arr.dtype == np.bool_):
         raise ShapeError(f"{name} must be numeric, got dtype {arr.dtype}")
@@ -64,13 +70,7 @@ def as_factors(factors: Any, name: str = "factors", n: int | None = None) -> np.
     sorted order); continuous values raise ShapeError: discretise them first, e.g. with
     :func:`histogram_discretize`.
     """
-    if hasattr(factors, "detach"):
-        factors = factors.detach().cpu().numpy()
-    arr = np.asarray(factors)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ShapeError(f"{name} must have shape [N, F], got shape {arr.shape}")
+    arr = _as_2d(factors, name, "[N, F]")
     if n is not None and arr.shape[0] != n:
         raise ShapeError(f"{name} has {arr.shape[0]} rows, expected {n} (one per code row)")
     if arr.shape[0] == 0 or arr.shape[1] == 0:

@@ -44,11 +44,9 @@ every score column is an attribute.
 """
 
 
-from latentatlas.pipelines.explore.book import module_fingerprint
 from latentatlas.pipelines.explore.pipeline import explore
 from latentatlas.pipelines.explore.report import write_explore_report
 from latentatlas.pipelines.explore.selection import (
-    ClampedScorer,
     choose_condition,
     choose_focus,
     predictor_auc,
@@ -67,6 +65,7 @@ from latentatlas.pipelines.explore.settings import (
     ExploreSettings,
     auto_chosen_ratio,
 )
+from latentatlas.utils.fingerprint import module_fingerprint
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -76,7 +75,6 @@ __all__ = [
     "MIN_AUC",
     "QUICK_SETTINGS",
     "STAGES",
-    "ClampedScorer",
     "ExploreResult",
     "ExploreSettings",
     "auto_chosen_ratio",

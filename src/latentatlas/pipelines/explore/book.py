@@ -3,7 +3,6 @@ numbers."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from latentatlas.utils.atomic import atomic_write_json
 
@@ -21,24 +19,6 @@ def log(progress: bool, text: str) -> None:
         from tqdm.auto import tqdm
 
         tqdm.write(f"[explore] {text}", file=sys.stderr)
-
-
-def hash_json(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
-
-
-def module_fingerprint(module: torch.nn.Module) -> str:
-    """Hash of a module's class, constructor kwargs and every state-dict tensor's bytes."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(type(module).__name__.encode())
-    h.update(json.dumps(getattr(module, "init_kwargs", {}), sort_keys=True, default=str).encode())
-    for name, tensor in module.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy()
-                 .tobytes())
-    return h.hexdigest()
-
 
 
 class StageBook:

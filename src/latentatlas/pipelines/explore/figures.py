@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from latentatlas.editing import interpolate, move, render_edit_grid, synthesize_batched
+from latentatlas.editing import interpolate, move, render_edit_grid
 from latentatlas.io.images import save_grid
 from latentatlas.pipelines.explore.settings import EDIT_STEP, ExploreSettings
 from latentatlas.report.figures import bar_chart, heatmap
@@ -24,19 +24,18 @@ def flatten_files(figures: dict[str, Any]):
 
 
 def make_figures(out: Path, generator: Any, bank: Any, codes_all: np.ndarray, space: str,
-                  psi: float, directions: Any, conditional: Any, cond_info: dict[str, Any],
+                  directions: Any, conditional: Any, cond_info: dict[str, Any],
                   kept: list[str], focus: list[str], boundaries: dict[str, Any],
                   edits: dict[str, Any], layers: dict[str, Any] | None,
                   aucs: dict[str, float], settings: ExploreSettings) -> dict[str, Any]:
     """Write every figure under ``out/figures``; returns their paths relative to ``out``."""
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    kw = {"truncation_psi": psi} if space == "z" else {}
     bs = settings.batch_size
     files: dict[str, Any] = {"edits": {}, "conditional_edits": {}, "layer_edits": {}}
 
     n_samples = min(settings.sample_grid, len(bank))
-    images = synthesize_batched(generator, codes_all[:n_samples], space, batch_size=bs, **kw)
+    images = generator.synthesize_batched(codes_all[:n_samples], space, batch_size=bs)
     save_grid(images.clamp(-1, 1), fig_dir / "samples.png")
     files["samples"] = "figures/samples.png"
 
@@ -46,12 +45,12 @@ def make_figures(out: Path, generator: Any, bank: Any, codes_all: np.ndarray, sp
     for a in kept:
         codes = interpolate(rows, directions, offsets, key=a, mode="offset")
         rel = f"figures/edit_{file_safe(a)}.png"
-        render_edit_grid(generator, codes, space, out / rel, batch_size=bs, **kw)
+        render_edit_grid(generator, codes, space, out / rel, batch_size=bs)
         files["edits"][a] = rel
     for t, info in cond_info.items():
         codes = interpolate(rows, conditional, offsets, key=info["name"], mode="offset")
         rel = f"figures/edit_{file_safe(t)}_given_{file_safe(info['condition'])}.png"
-        render_edit_grid(generator, codes, space, out / rel, batch_size=bs, **kw)
+        render_edit_grid(generator, codes, space, out / rel, batch_size=bs)
         files["conditional_edits"][t] = rel
     if layers is not None:
         wp_rows = np.array(bank.wp[: rows.shape[0]], dtype=np.float32)

@@ -9,13 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from latentatlas.pipelines.explore.book import (
-    StageBook,
-    hash_json,
-    log,
-    module_fingerprint,
-    nan_to_none,
-)
+from latentatlas.pipelines.explore.book import StageBook, log, nan_to_none
 from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, ExploreRun
 from latentatlas.pipelines.explore.figures import flatten_files, make_figures
 from latentatlas.pipelines.explore.report import (
@@ -24,7 +18,6 @@ from latentatlas.pipelines.explore.report import (
     write_explore_report,
 )
 from latentatlas.pipelines.explore.selection import (
-    ClampedScorer,
     choose_focus,
     resolve_generator,
     resolve_scorer,
@@ -48,6 +41,7 @@ from latentatlas.pipelines.explore.stages import (
 )
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.fingerprint import hash_json, module_fingerprint
 from latentatlas.utils.runinfo import write_run_record
 
 
@@ -147,8 +141,13 @@ def prepare_run(model: Any, out: str | os.PathLike, predictor: Any, settings: Ex
     if space == "w" and "w" not in generator.spaces:
         raise ShapeError(f"{type(generator).__name__} has latent spaces {generator.spaces}; "
                          "use space='z'")
-    scorer, attrs, aucs, auc_source = resolve_scorer(predictor, attributes, min_auc)
-    scorer = ClampedScorer(scorer)
+    if space == "z" and "w" in generator.spaces and truncation_psi != 1.0:
+        raise ShapeError(f"{type(generator).__name__} truncates w, not z: space='z' takes "
+                         f"truncation_psi=1 (got {truncation_psi}), or use space='w'")
+    # Explore scores what the generator would display: any finite value is clamped to [-1, 1]
+    # (an untrained or diverged generator legitimately exceeds the +-64 of "validate").
+    scorer, attrs, aucs, auc_source = resolve_scorer(predictor, attributes, min_auc,
+                                                     clamp="display")
     if focus is not None:
         unknown = [a for a in focus if a not in attrs]
         if unknown:
@@ -189,7 +188,7 @@ def figures_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, edits
         log(run.progress, "stage figures")
         t0 = time.perf_counter()
         figures = make_figures(run.out, run.generator, bank.bank, bank.codes, run.space,
-                               run.truncation_psi, bounds.directions, bounds.conditional,
+                               bounds.directions, bounds.conditional,
                                bounds.conditional_info, bounds.kept, bounds.focus, bounds.result,
                                edits, layers, run.aucs, s)
         run.book.save("figures", fp, figures, list(flatten_files(figures)),

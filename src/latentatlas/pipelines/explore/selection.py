@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from latentatlas.io import registry
+from latentatlas.io.cards import model_card_path
 from latentatlas.models import Generator, load
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.pipelines.explore.settings import (
@@ -22,7 +22,7 @@ from latentatlas.pipelines.explore.settings import (
     PREFERRED_CONDITIONS,
     PREFERRED_FOCUS,
 )
-from latentatlas.scoring import BaseScorer, CallableScorer, PredictorScorer, ScoringError
+from latentatlas.scoring import BaseScorer, PredictorScorer, ScoringError, make_scorer
 from latentatlas.utils.errors import CheckpointError, LatentAtlasError, ShapeError
 from latentatlas.utils.hardware import native_bf16_supported
 
@@ -104,7 +104,7 @@ def predictor_auc(model: Any) -> tuple[dict[str, float], str | None]:
             found = {}
         if found:
             return found, str(metrics_path)
-    card = Path(folder) / "MODEL_CARD.md"
+    card = model_card_path(folder)
     if card.is_file():
         found = _auc_from_card(card.read_text("utf-8", errors="replace"))
         if found:
@@ -116,24 +116,18 @@ def resolve_scorer(
     predictor: Any,
     attributes: Sequence[str] | None,
     min_auc: float = MIN_AUC,
-) -> tuple[Any, list[str], dict[str, float], str | None]:
+    clamp: str | None = None,
+) -> tuple[BaseScorer, list[str], dict[str, float], str | None]:
     """(scorer of the explored attributes, attribute names, AUC per attribute, AUC source).
 
     ``predictor``: a shipped predictor name / folder, an AttributePredictor, or any scorer
-    (BaseScorer, e.g. CallableScorer) whose columns are probabilities.
+    (BaseScorer, e.g. CallableScorer) whose columns are probabilities. Without ``attributes``
+    a predictor's binary heads with held-out AUC >= ``min_auc`` are explored. The scorer comes
+    from :func:`~latentatlas.scoring.make_scorer` with the clamp policy ``clamp``.
     """
     if isinstance(predictor, BaseScorer) and not isinstance(predictor, PredictorScorer):
-        names = list(predictor.names)
-        if attributes is None:
-            return predictor, names, {}, None
-        unknown = [a for a in attributes if a not in names]
-        if unknown:
-            raise ScoringError(f"unknown attribute(s) {unknown}; the scorer gives {names}")
-        cols = [names.index(a) for a in attributes]
-        sub = CallableScorer(lambda x: predictor(x)[:, cols], list(attributes),
-                             channels=predictor.channels,
-                             description=f"{predictor.spec()} columns {list(attributes)}")
-        return sub, list(attributes), {}, None
+        scorer = make_scorer(predictor, attributes, clamp=clamp)
+        return scorer, list(scorer.names), {}, None
     if isinstance(predictor, PredictorScorer):
         model = predictor.model
     elif isinstance(predictor, AttributePredictor):
@@ -161,35 +155,8 @@ def resolve_scorer(
     else:
         chosen = list(attributes)
     # bf16 scoring only where it is native: emulated bf16 is several times slower than fp32.
-    scorer = PredictorScorer(model, attributes=chosen, fast=native_bf16_supported())
+    scorer = make_scorer(model, chosen, clamp=clamp, fast=native_bf16_supported())
     return scorer, list(scorer.names), {a: aucs[a] for a in scorer.names if a in aucs}, source
-
-
-class ClampedScorer:
-    """Wraps a scorer so generator outputs are clamped to [-1, 1] before scoring.
-
-    Scorers refuse values beyond +-64 as a data-convention error ([0, 255] images), but an
-    untrained or diverged generator legitimately produces such values; explore scores what the
-    generator would display. NaN / Inf still raise (in the wrapped scorer).
-    """
-
-    def __init__(self, scorer: Any) -> None:
-        self.scorer = scorer
-        self.names = list(scorer.names)
-        self.channels = getattr(scorer, "channels", None)
-        self.differentiable = getattr(scorer, "differentiable", False)
-        if hasattr(scorer, "model"):
-            self.model = scorer.model
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if isinstance(images, torch.Tensor) and images.is_floating_point():
-            images = torch.where(torch.isfinite(images), images.clamp(-1.0, 1.0), images)
-        return self.scorer(images)
-
-    def spec(self) -> dict[str, Any]:
-        inner = self.scorer.spec() if hasattr(self.scorer, "spec") else {
-            "type": type(self.scorer).__name__, "names": self.names}
-        return {**inner, "clamped_to": [-1.0, 1.0]}
 
 
 def choose_focus(attributes: Sequence[str], aucs: dict[str, float], max_focus: int,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentatlas.analysis.bank import Bank, sample_bank
+from latentatlas.analysis.bank import BANK_FORMAT, Bank, sample_bank
 from latentatlas.analysis.hierarchy import rescore, select_layers_from_relevance
 from latentatlas.directions import (
     Directions,
@@ -22,21 +22,22 @@ from latentatlas.directions import (
     score_change_matrix,
 )
 from latentatlas.editing import move
-from latentatlas.pipelines.explore.book import hash_json, log, nan_to_none
+from latentatlas.pipelines.explore.book import log, nan_to_none
 from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, ExploreRun
 from latentatlas.pipelines.explore.selection import choose_condition
 from latentatlas.pipelines.explore.settings import EDIT_STEP
 from latentatlas.utils.atomic import atomic_path, atomic_save_npy
 from latentatlas.utils.errors import DataError, ShapeError
+from latentatlas.utils.fingerprint import hash_json
 
 
 # --------------------------------------------------------------------------- 1. bank
 def bank_stage(run: ExploreRun) -> BankStage:
     """Sample, synthesise and score the latent bank (chunk-level resume) -> ``out/bank``."""
     cfg, s = run.config, run.settings
-    fp = hash_json({k: cfg[k] for k in (
+    fp = hash_json({**{k: cfg[k] for k in (
         "model_fingerprint", "predictor", "predictor_fingerprint", "attributes", "seed",
-        "truncation_psi", "n")})
+        "truncation_psi", "n")}, "bank_format": BANK_FORMAT})
     bank_dir = run.out / "bank"
     if run.book.cached("bank", fp) is not None:
         bank = Bank.open(bank_dir)
@@ -151,18 +152,13 @@ def _conditional_boundaries(run: ExploreRun, directions: Directions, cos: np.nda
 
 # --------------------------------------------------------------------------- 3. edits
 def _synthesize_and_score(run: ExploreRun, codes: np.ndarray, bar: Any = None) -> np.ndarray:
-    """Scores [N, m] of the images of ``codes`` (z codes are truncated like the bank's)."""
-    device = getattr(run.generator, "device", torch.device("cpu"))
+    """Scores [N, m] of the images of ``codes`` (taken as they are: bank codes are truncated)."""
     bs = run.settings.batch_size
-    kw: dict[str, Any] = {"space": run.space}
-    if run.space == "z":
-        kw["truncation_psi"] = run.truncation_psi
     out = []
     for start in range(0, codes.shape[0], bs):
-        chunk = torch.as_tensor(np.ascontiguousarray(codes[start:start + bs]),
-                                dtype=torch.float32).to(device)
+        chunk = codes[start:start + bs]
+        images = run.generator.synthesize_batched(chunk, run.space, batch_size=bs)
         with torch.no_grad():
-            images = run.generator.synthesize(chunk, **kw).float().cpu()
             out.append(run.scorer(images).detach().float().cpu().numpy().astype(np.float64))
         if bar is not None:
             bar.update(chunk.shape[0])
