@@ -52,28 +52,20 @@ def train(dataset, data, labels, label_kinds, resolution, max_images, hflip, out
     and evaluate it on its held-out test split."""
     import torch
 
+    from latentatlas.training.predictors_user import train_predictor_job
+    from latentatlas.utils.errors import DataError, OptionError
+
     torch.set_num_threads(threads)
-    overrides = {"max_seconds": max_minutes * 60} if max_minutes else None
-    if (dataset is None) == (data is None):
-        raise click.UsageError("give a DATASET recipe or --data FOLDER_OR_NPZ (not both)")
-    if data is not None:
-        from latentatlas.data.labels import parse_kinds
-        from latentatlas.training.predictors_user import train_user_predictor
-        from latentatlas.utils.errors import DataError
-
-        try:
-            metrics = train_user_predictor(
-                data, out, labels=labels, resolution=resolution, kinds=parse_kinds(label_kinds),
-                max_images=max_images, steps=steps, batch_size=batch_size, hflip=hflip,
-                seed=seed, resume=resume, overrides=overrides)
-        except DataError as e:  # bad data or labels: one clear message, no traceback
-            raise click.ClickException(str(e)) from e
-    else:
-        from latentatlas.training.predictors import train_recipe
-
-        metrics = train_recipe(dataset, out, data_root=data_root, steps=steps,
-                               batch_size=batch_size, seed=seed, resume=resume,
-                               overrides=overrides)
+    try:
+        metrics = train_predictor_job(
+            dataset, out, data=data, labels=labels, label_kinds=label_kinds,
+            resolution=resolution, max_images=max_images, hflip=hflip, data_root=data_root,
+            steps=steps, batch_size=batch_size, max_minutes=max_minutes, seed=seed,
+            resume=resume)
+    except OptionError as e:
+        raise click.UsageError(str(e)) from e
+    except DataError as e:  # bad data or labels: one clear message, no traceback
+        raise click.ClickException(str(e)) from e
     test = metrics["test"]
     click.echo(f"best step {metrics['best_step']} of {metrics['stopped_step']}; test loss "
                f"{test['loss']:.4f}")

@@ -16,12 +16,14 @@ import json
 import os
 import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from latentatlas.data.labels import parse_kinds
 from latentatlas.io.persistence import save_model
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.predictors import (
@@ -30,9 +32,10 @@ from latentatlas.training.predictors import (
     evaluate_predictor,
     format_metrics_table,
     train_predictor,
+    train_recipe,
 )
 from latentatlas.utils.atomic import atomic_write_bytes, atomic_write_json
-from latentatlas.utils.errors import DataError
+from latentatlas.utils.errors import DataError, OptionError
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
 #: The predictor's default working resolution cap (larger images are resized to it).
@@ -299,3 +302,34 @@ latentatlas explore --model RUN/model --predictor {out_dir / MODEL_DIR} --out ru
 ```
 """
     return atomic_write_bytes(out_dir / "MODEL_CARD.md", text.encode("utf-8"))
+
+
+def train_predictor_job(
+    dataset: str | None,
+    out_dir: str | os.PathLike,
+    *,
+    data: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None,
+    label_kinds: Sequence[str] = (),
+    resolution: int | None = None,
+    max_images: int | None = None,
+    hflip: bool = False,
+    data_root: str | os.PathLike | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    max_minutes: float | None = None,
+    seed: int = 0,
+    resume: bool = True,
+) -> dict[str, Any]:
+    """What ``latentatlas predictors train`` runs: a built-in recipe (``dataset``) or the user's
+    data (``data`` + ``labels``), exactly one of them. Returns the metrics dict."""
+    if (dataset is None) == (data is None):
+        raise OptionError("give a DATASET recipe or --data FOLDER_OR_NPZ (not both)")
+    overrides = {"max_seconds": max_minutes * 60} if max_minutes else None
+    if dataset is not None:
+        return train_recipe(dataset, out_dir, data_root=data_root, steps=steps,
+                            batch_size=batch_size, seed=seed, resume=resume, overrides=overrides)
+    return train_user_predictor(
+        data, out_dir, labels=labels, resolution=resolution, kinds=parse_kinds(label_kinds),
+        max_images=max_images, steps=steps, batch_size=batch_size, hflip=hflip, seed=seed,
+        resume=resume, overrides=overrides)
