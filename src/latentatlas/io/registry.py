@@ -38,3 +38,32 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
         f"{name_or_path!s}: neither a model folder nor a shipped model name; shipped: {names}. "
         "Convert other checkpoints with `latentatlas convert`."
     )
+
+
+ZOO_INDEX = ZOO_DIR / "index.json"
+
+
+def zoo_entry(name_or_path: str | os.PathLike) -> dict:
+    """What the zoo index (``latentatlas/zoo/index.json``) records about a shipped model: a
+    generator's paired ``predictor`` (and extra ``scorers``), a predictor's ``ordered`` heads
+    and ``abstraction`` groups. A folder inside the zoo counts as its name; anything else (a
+    user's folder) gives {}."""
+    if not ZOO_INDEX.is_file():
+        return {}
+    import json
+
+    try:
+        index = json.loads(ZOO_INDEX.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{ZOO_INDEX}: not valid JSON ({e})") from e
+    key = str(name_or_path)
+    path = Path(key)
+    if path.is_dir():
+        try:
+            if path.resolve().parent != ZOO_DIR:
+                return {}
+        except OSError:
+            return {}
+        key = path.resolve().name
+    entry = index.get(key)
+    return dict(entry) if isinstance(entry, dict) else {}
