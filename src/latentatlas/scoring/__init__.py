@@ -19,6 +19,7 @@ from latentatlas.scoring.base import (
     check_scores,
     safe_name,
 )
+from latentatlas.scoring.factors import FactorScorer, factor_columns
 from latentatlas.scoring.factory import BUILTIN_SCORERS, PREDICTOR_ALIASES, make_scorer
 from latentatlas.scoring.morphometry import MorphometryScorer, zhang_suen_thinning
 from latentatlas.scoring.pixels import ObjectMomentsScorer, PixelStatsScorer
@@ -31,6 +32,7 @@ __all__ = [
     "BaseScorer",
     "CallableScorer",
     "CombinedScorer",
+    "FactorScorer",
     "MorphometryScorer",
     "ObjectMomentsScorer",
     "PixelStatsScorer",
@@ -38,6 +40,7 @@ __all__ = [
     "Scorer",
     "ScoringError",
     "check_scores",
+    "factor_columns",
     "make_scorer",
     "safe_name",
     "zhang_suen_thinning",
