@@ -10,8 +10,9 @@ from latentatlas.cli._app import main
 @main.command()
 @click.option("--model", "-m", "model_name", default="celeba64", show_default=True,
               help="Shipped generator name or a generator folder.")
-@click.option("--predictor", default="predictor_celeba64", show_default=True,
-              help="Shipped predictor name or a predictor folder (its heads are the attributes).")
+@click.option("--predictor", default=None,
+              help="Shipped predictor name or a predictor folder (its heads are the attributes; "
+                   "default: the one paired with a shipped --model).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/explore",
               show_default=True, help="Output folder (re-running resumes finished stages).")
 @click.option("--n", "n", type=click.IntRange(4), default=None,
@@ -23,11 +24,17 @@ from latentatlas.cli._app import main
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--truncation", type=float, default=0.7, show_default=True,
               help="Truncation psi of the bank's codes.")
-@click.option("--space", type=click.Choice(["w", "z"]), default="w", show_default=True,
-              help="Latent space of the boundaries.")
+@click.option("--space", type=click.Choice(["w", "z", "wp"]), default=None,
+              help="Latent space of the boundaries (default: w when the generator has one, else "
+                   "z); wp adds one SVM per W+ layer.")
 @click.option("--attributes", default=None,
-              help="Comma-separated attribute names (default: every predictor head with "
-                   "held-out AUC >= 0.85).")
+              help="Comma-separated heads or columns (default: every predictor head with "
+                   "held-out AUC >= 0.85 / accuracy >= 0.8 / R^2 >= 0.5).")
+@click.option("--scorers", default=None,
+              help="Comma-separated extra scorers: pixel, moments, morpho (thickness, slant...).")
+@click.option("--ordered", default=None,
+              help="Comma-separated multiclass heads whose classes are ordered (default: the "
+                   "zoo's record, or the predictor's ordered_factors metadata).")
 @click.option("--focus", default=None,
               help="Comma-separated attributes to edit and re-score (default: up to 4, "
                    "Smiling, Male, Eyeglasses, Young first).")
@@ -37,7 +44,7 @@ from latentatlas.cli._app import main
 @click.option("--quick", is_flag=True, help="Tiny sizes: a smoke run in well under a minute.")
 @click.option("--no-progress", is_flag=True, help="No stage lines or progress bars.")
 def explore(model_name, predictor, out, n, n_edit, n_rescore, seed, truncation, space,
-            attributes, focus, threads, quick, no_progress) -> None:
+            attributes, scorers, ordered, focus, threads, quick, no_progress) -> None:
     """Find which directions and layers control which semantics; write report.html."""
     from latentatlas.pipelines.explore import explore as run_explore
     from latentatlas.utils.errors import LatentAtlasError
@@ -54,7 +61,8 @@ def explore(model_name, predictor, out, n, n_edit, n_rescore, seed, truncation, 
         result = run_explore(
             model_name, out, predictor=predictor, n=n, seed=seed, truncation_psi=truncation,
             space=space, attributes=split(attributes), quick=quick, progress=not no_progress,
-            n_edit=n_edit, n_rescore=n_rescore, focus=split(focus))
+            n_edit=n_edit, n_rescore=n_rescore, focus=split(focus),
+            scorers=split(scorers) or (), ordered=split(ordered))
     except LatentAtlasError as e:
         raise click.ClickException(str(e)) from e
     summary = result.metrics["summary"]

@@ -34,6 +34,8 @@ class ExploreRun:
     config: dict[str, Any]
     book: StageBook
     progress: bool
+    #: the AttributeChoice (kinds, factors, quality, abstraction groups of the columns)
+    choice: Any = None
 
 
 @dataclass

@@ -27,8 +27,10 @@ def make_figures(out: Path, generator: Any, bank: Any, codes_all: np.ndarray, sp
                   directions: Any, conditional: Any, cond_info: dict[str, Any],
                   kept: list[str], focus: list[str], boundaries: dict[str, Any],
                   edits: dict[str, Any], layers: dict[str, Any] | None,
-                  aucs: dict[str, float], settings: ExploreSettings) -> dict[str, Any]:
-    """Write every figure under ``out/figures``; returns their paths relative to ``out``."""
+                  aucs: dict[str, float], settings: ExploreSettings,
+                  grid_attributes: list[str] | None = None) -> dict[str, Any]:
+    """Write every figure under ``out/figures``; returns their paths relative to ``out``.
+    ``grid_attributes``: the attributes with an edit grid (default: every kept one)."""
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     bs = settings.batch_size
@@ -42,7 +44,7 @@ def make_figures(out: Path, generator: Any, bank: Any, codes_all: np.ndarray, sp
     offsets = np.linspace(-settings.grid_max_offset, settings.grid_max_offset,
                           settings.grid_steps)
     rows = codes_all[: min(settings.grid_rows, len(bank))]
-    for a in kept:
+    for a in (kept if grid_attributes is None else grid_attributes):
         codes = interpolate(rows, directions, offsets, key=a, mode="offset")
         rel = f"figures/edit_{file_safe(a)}.png"
         render_edit_grid(generator, codes, space, out / rel, batch_size=bs)

@@ -6,6 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from latentatlas.pipelines.explore.book import StageBook
+from latentatlas.pipelines.explore.sections import (
+    attributes_section,
+    factors_section,
+    hierarchy_section,
+    layerwise_section,
+)
 from latentatlas.pipelines.explore.settings import EDIT_STEP
 from latentatlas.report.html import HtmlReport
 
@@ -50,6 +56,20 @@ def collect_metrics(config: dict[str, Any], kept: list[str], focus: list[str],
     }
 
 
+def add_attribute_metrics(metrics: dict[str, Any], choice: Any, extras: dict[str, Any]) -> None:
+    """The kinds / quality of the columns, the factor checks, the hierarchy and the layer-wise
+    boundaries (new keys; the summary rows gain the held-out quality of their head)."""
+    info = choice.to_json() if choice is not None else {}
+    metrics["attribute_info"] = info
+    for a, row in metrics["summary"].items():
+        q = (info.get("quality") or {}).get(a)
+        row["kind"] = (info.get("kinds") or {}).get(a)
+        row["predictor_quality"] = None if q is None else q["value"]
+        row["predictor_quality_metric"] = None if q is None else q["metric"]
+    for key in ("factors", "hierarchy", "layerwise"):
+        metrics[key] = extras.get(key)
+
+
 def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, Any]) -> Path:
     """Write ``out/report.html`` (self-contained: relative image paths, tables)."""
     cfg = metrics["config"]
@@ -60,13 +80,15 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
         f", bank of {cfg['n']} samples (seed {cfg['seed']}, truncation psi "
         f"{cfg['truncation_psi']}), boundaries in {cfg['space'].upper()}; edits measured on "
         f"{metrics['edits']['n']} samples at +{EDIT_STEP:g} along each unit normal.")
-    if metrics.get("auc_source"):
+    kinds = (metrics.get("attribute_info") or {}).get("kinds") or {}
+    if metrics.get("auc_source") and all(k == "binary" for k in kinds.values()):
         rep.paragraph(f"Attributes: every predictor head with held-out ROC-AUC >= "
                       f"{cfg['min_auc']} (read from {metrics['auc_source']}).", note=True)
     if metrics.get("failed_attributes"):
         rep.paragraph("No boundary for: " + "; ".join(
             f"{a} ({e})" for a, e in metrics["failed_attributes"].items()), note=True)
 
+    attributes_section(rep, metrics)
     rep.heading("Samples")
     rep.image(figures["samples"], alt="samples", caption="Random samples of the bank.")
 
@@ -86,8 +108,8 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
     rep.paragraph(f"Rows: samples; columns: offsets from -{cfg['grid_max_offset']:g} to "
                   f"+{cfg['grid_max_offset']:g} along the unit normal (the middle column is the "
                   "original image).", note=True)
-    for a in kept:
-        rep.image(figures["edits"][a], alt=f"edit {a}", caption=a)
+    for a, rel in figures["edits"].items():
+        rep.image(rel, alt=f"edit {a}", caption=a)
 
     if metrics["conditional"]:
         rep.heading("Conditional edits")
@@ -134,6 +156,9 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
             rep.image(rel, alt=f"layer-selective edit {t}",
                       caption=f"{t} on layers {layers['selection'][t]['layers']}")
 
+    factors_section(rep, metrics.get("factors"))
+    hierarchy_section(rep, metrics.get("hierarchy"), figures)
+    layerwise_section(rep, metrics.get("layerwise"), figures)
     rep.heading("Timings")
     status = metrics.get("stage_status", {})
     rep.paragraph("Seconds of each stage when it ran (a skipped stage shows the time of the "

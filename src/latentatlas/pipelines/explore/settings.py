@@ -10,6 +10,11 @@ DEFAULT_MODEL = "celeba64"
 DEFAULT_PREDICTOR = "predictor_celeba64"
 #: Held-out ROC-AUC a predictor head needs to be explored by default.
 MIN_AUC = 0.85
+#: Held-out bars of the other head kinds: accuracy of multiclass heads, R^2 of regression heads.
+MIN_ACCURACY = 0.8
+MIN_R2 = 0.5
+#: Extra-scorer columns put in the focus of a factor predictor (mnist: thickness and slant).
+PREFERRED_EXTRA_FOCUS = ("thickness", "slant", "brightness")
 #: Focus attributes taken first when the predictor handles them well (the issue's four).
 PREFERRED_FOCUS = ("Smiling", "Male", "Eyeglasses", "Young")
 #: Conditions used when both attributes are present (InterFaceGAN's canonical example).
@@ -17,7 +22,8 @@ PREFERRED_CONDITIONS = {"Smiling": "Male"}
 #: The edit whose effect is measured: +EDIT_STEP along each unit normal (offset), and HiGAN's
 #: re-scoring lambda.
 EDIT_STEP = 2.0
-STAGES = ("bank", "boundaries", "edits", "layers", "figures", "report")
+STAGES = ("bank", "boundaries", "edits", "layers", "hierarchy", "layerwise", "figures",
+          "report")
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,12 @@ class ExploreSettings:
     grid_max_offset: float = 3.0
     sample_grid: int = 36
     batch_size: int = 64
+    n_wp: int = 2000
 
 
 FULL_SETTINGS = ExploreSettings()
 QUICK_SETTINGS = ExploreSettings(n=384, n_edit=64, n_rescore=8, max_focus=2, grid_rows=2,
-                                 grid_steps=5, sample_grid=16, batch_size=64)
+                                 grid_steps=5, sample_grid=16, batch_size=64, n_wp=384)
 
 
 @dataclass

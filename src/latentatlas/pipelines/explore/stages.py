@@ -96,10 +96,17 @@ def boundaries_stage(run: ExploreRun, bank: BankStage) -> BoundaryStage:
 
 
 def _fit_boundaries(run: ExploreRun, bank: BankStage) -> tuple[Directions, dict[str, Any]]:
-    """InterFaceGAN SVMs of every attribute; attributes without a boundary are recorded."""
+    """InterFaceGAN SVMs of every attribute (one-vs-rest class columns: at most as many positives
+    as samples predicted in the class); attributes without a boundary are recorded."""
     vectors, intercepts, per_attr, kept = [], [], {}, []
+    kinds = run.choice.kinds if run.choice is not None else {}
     for j, a in enumerate(run.attributes):
-        svm = SVMBoundary(space=run.space, chosen_num_or_ratio=run.chosen_ratio,
+        chosen: float = run.chosen_ratio
+        if kinds.get(a) == "class":
+            # one-vs-rest: no more positives than samples predicted in the class (P > 0.5)
+            chosen = max(min(int(run.chosen_ratio * len(bank.scores)),
+                             int((bank.scores[:, j] > 0.5).sum())), 2)
+        svm = SVMBoundary(space=run.space, chosen_num_or_ratio=chosen,
                           split_ratio=0.7, seed=run.seed, name=a, progress=False)
         try:
             svm.fit(bank.codes, bank.scores[:, j])
@@ -151,7 +158,7 @@ def _conditional_boundaries(run: ExploreRun, directions: Directions, cos: np.nda
 
 
 # --------------------------------------------------------------------------- 3. edits
-def _synthesize_and_score(run: ExploreRun, codes: np.ndarray, bar: Any = None) -> np.ndarray:
+def synthesize_and_score(run: ExploreRun, codes: np.ndarray, bar: Any = None) -> np.ndarray:
     """Scores [N, m] of the images of ``codes`` (taken as they are: bank codes are truncated)."""
     bs = run.settings.batch_size
     out = []
@@ -186,12 +193,12 @@ def edits_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage) -> tupl
     try:
         for t in focus:
             edited = move(codes, bounds.directions, EDIT_STEP, key=t)
-            after = _synthesize_and_score(run, edited, bar)[:, keep_cols]
+            after = synthesize_and_score(run, edited, bar)[:, keep_cols]
             arrays[f"plain/{t}"] = after.astype(np.float32)
             per_edit[t] = edit_stats(before, after, kept, t)
         for t, info in cond_info.items():
             edited = move(codes, bounds.conditional, EDIT_STEP, key=info["name"])
-            after = _synthesize_and_score(run, edited, bar)[:, keep_cols]
+            after = synthesize_and_score(run, edited, bar)[:, keep_cols]
             arrays[f"conditional/{t}"] = after.astype(np.float32)
             per_edit[t]["conditional"] = conditional_edit_stats(
                 before, after, arrays[f"plain/{t}"].astype(np.float64), kept, t,
