@@ -68,8 +68,9 @@ def test_outputs_exist(run):
                 "figures/edit_bright.png", "figures/layers_x_semantics.png",
                 "figures/entanglement_cosine.png"):
         assert (out / rel).is_file(), rel
-    assert result.stage_status == {s: "ran" for s in
-                                   ("bank", "boundaries", "edits", "layers", "figures", "report")}
+    assert result.stage_status == {**{s: "ran" for s in ("bank", "boundaries", "edits", "layers",
+                                                          "hierarchy", "figures", "report")},
+                                   "factors": "not applicable", "layerwise": "not applicable"}
     run_rec = json.loads((out / "run.json").read_text())
     assert run_rec["seed"] == 0 and run_rec["config"]["quick"] is True
 
