@@ -23,6 +23,7 @@ from latentatlas.pipelines.explore.book import log, nan_to_none
 from latentatlas.pipelines.explore.context import BoundaryStage, ExploreRun
 from latentatlas.pipelines.explore.factors import weighted_mean_layer
 from latentatlas.pipelines.explore.settings import EDIT_STEP, auto_chosen_ratio
+from latentatlas.pipelines.explore.stages import chosen_for
 from latentatlas.utils.atomic import atomic_save_npy
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json
@@ -66,10 +67,12 @@ def layerwise_stage(run: ExploreRun, bounds: BoundaryStage) -> dict | None:
     ratio = auto_chosen_ratio(s.n_wp)
     vectors, per_attr, names = [], {}, []
     for t in focus:
-        svm = SVMBoundary(space="wp", chosen_num_or_ratio=ratio, split_ratio=0.7,
-                          seed=run.seed, name=t, progress=False)
+        col = scores[:, run.attributes.index(t)]
+        kind = run.choice.kinds.get(t) if run.choice is not None else None
+        svm = SVMBoundary(space="wp", chosen_num_or_ratio=chosen_for(kind, col, ratio),
+                          split_ratio=0.7, seed=run.seed, name=t, progress=False)
         try:
-            svm.fit(codes, scores[:, run.attributes.index(t)])
+            svm.fit(codes, col)
         except ShapeError as e:
             per_attr[t] = {"error": str(e)}
             continue

@@ -95,18 +95,23 @@ def boundaries_stage(run: ExploreRun, bank: BankStage) -> BoundaryStage:
                          paths=paths)
 
 
+def chosen_for(kind: str | None, scores: np.ndarray, ratio: float) -> float:
+    """The SVM's chosen_num_or_ratio: ``ratio``, except for a one-vs-rest class column: no more
+    positives than samples predicted in the class (P > 0.5), at least 2."""
+    if kind != "class":
+        return ratio
+    return max(min(int(ratio * len(scores)), int((np.asarray(scores) > 0.5).sum())), 2)
+
+
 def _fit_boundaries(run: ExploreRun, bank: BankStage) -> tuple[Directions, dict[str, Any]]:
     """InterFaceGAN SVMs of every attribute (one-vs-rest class columns: at most as many positives
     as samples predicted in the class); attributes without a boundary are recorded."""
     vectors, intercepts, per_attr, kept = [], [], {}, []
     kinds = run.choice.kinds if run.choice is not None else {}
     for j, a in enumerate(run.attributes):
-        chosen: float = run.chosen_ratio
-        if kinds.get(a) == "class":
-            # one-vs-rest: no more positives than samples predicted in the class (P > 0.5)
-            chosen = max(min(int(run.chosen_ratio * len(bank.scores)),
-                             int((bank.scores[:, j] > 0.5).sum())), 2)
-        svm = SVMBoundary(space=run.space, chosen_num_or_ratio=chosen,
+        svm = SVMBoundary(space=run.space,
+                          chosen_num_or_ratio=chosen_for(kinds.get(a), bank.scores[:, j],
+                                                         run.chosen_ratio),
                           split_ratio=0.7, seed=run.seed, name=a, progress=False)
         try:
             svm.fit(bank.codes, bank.scores[:, j])
