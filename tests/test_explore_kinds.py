@@ -216,3 +216,47 @@ def test_hierarchy_summary_ordering_test():
         is False
     assert weighted_mean_layer([0, 1, 1, 0]) == 1.5
     assert np.isnan(weighted_mean_layer([0, 0]))
+
+
+def test_cli_user_generator_and_predictor_folders(tmp_path):
+    """A user's grey generator folder and an RGB predictor folder with a binary, a categorical
+    and a continuous head: `explore --model GEN --predictor PRED --out DIR` (no other option but
+    --quick) writes a complete report; heads below their held-out bar are left out."""
+    from click.testing import CliRunner
+
+    from latentatlas.cli import main
+    from latentatlas.io.persistence import save_model
+    from latentatlas.models import StyleGAN2Generator
+
+    torch.manual_seed(0)
+    gen = StyleGAN2Generator(z_dim=16, w_dim=16, img_resolution=16, img_channels=1,
+                             mapping_layers=2, channel_base=256, channel_max=32,
+                             dtype="float32")
+    save_model(gen, tmp_path / "gen")
+    pred = AttributePredictor(in_channels=3, resolution=16, width=8, max_width=16,
+                              embedding_dim=16, heads=[
+                                  {"name": "Smiling", "kind": "binary"},
+                                  {"name": "hair", "kind": "multiclass", "num_classes": 3,
+                                   "classes": ["black", "blond", "brown"]},
+                                  {"name": "brightness", "kind": "regression"},
+                                  {"name": "weak", "kind": "binary"}])
+    save_model(pred, tmp_path / "pred")
+    per_head = {"Smiling": {"roc_auc": 0.9}, "hair": {"accuracy": 0.85},
+                "brightness": {"r2": 0.9}, "weak": {"roc_auc": 0.6}}
+    (tmp_path / "pred" / "metrics.json").write_text(json.dumps({"test": {"per_head": per_head}}))
+    result = CliRunner().invoke(main, ["explore", "--model", str(tmp_path / "gen"),
+                                       "--predictor", str(tmp_path / "pred"), "--quick",
+                                       "--no-progress", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    info = metrics["attribute_info"]
+    assert set(info["heads"].values()) == {"Smiling", "hair", "brightness"}
+    assert info["kinds"]["hair=blond"] == "class" and info["kinds"]["brightness"] == "regression"
+    assert info["quality"]["hair=blond"] == {"metric": "accuracy", "value": 0.85}
+    assert info["adaptation"]["channels"].startswith("grey -> RGB")
+    assert metrics["config"]["space"] == "w"
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert metrics["hierarchy"]["semantics"]
+    nopred = CliRunner().invoke(main, ["explore", "--model", str(tmp_path / "gen"), "--quick",
+                                       "--out", str(tmp_path / "out2")])
+    assert nopred.exit_code != 0 and "--predictor" in nopred.output
