@@ -139,6 +139,8 @@ def test_report_has_the_sections_of_every_kind(planted_run):
                  "Factor checks", "Semantic hierarchy"):
         assert text in html, text
     assert (out / "figures" / "hierarchy.png").is_file()
+    assert (out / "figures" / "values_level.png").is_file()  # a strip per value of "level"
+    assert "figures/values_level.png" in html
 
 
 def test_space_wp_per_layer_svms_find_the_planted_layer(tmp_path):

@@ -86,8 +86,9 @@ def paired_predictor(model: Any, predictor: Any) -> tuple[Any, list[str]]:
         return entry["predictor"], extra
     if isinstance(model, (str, os.PathLike)) and str(model) == DEFAULT_MODEL:
         return DEFAULT_PREDICTOR, []
+    label = model if isinstance(model, (str, os.PathLike)) else type(model).__name__
     raise LatentAtlasError(
-        f"no predictor is paired with {model!s} (only shipped generators have one: "
+        f"no predictor is paired with {label!s} (only shipped generators have one: "
         f"{', '.join(k for k in registry.available_models() if not k.startswith('predictor'))}); "
         "pass --predictor NAME_OR_FOLDER (e.g. one trained with `latentatlas predictors train "
         "--data ...`)")

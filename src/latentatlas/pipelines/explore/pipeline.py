@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from latentatlas.pipelines.explore.attributes import (
     factor_focus,
     paired_predictor,
@@ -25,7 +27,7 @@ from latentatlas.pipelines.explore.report import (
     run_summary,
     write_explore_report,
 )
-from latentatlas.pipelines.explore.sections import extra_figures
+from latentatlas.pipelines.explore.sections import extra_figures, factor_value_strips
 from latentatlas.pipelines.explore.selection import (
     choose_focus,
     resolve_generator,
@@ -231,6 +233,11 @@ def figures_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, edits
                                bounds.conditional_info, bounds.kept, bounds.focus, bounds.result,
                                edits, layers, run.aucs, s, grid_attributes(run, bounds))
         figures.update(extra_figures(run.out, extras))
+        if run.choice is not None and run.choice.factor_predictor:
+            offsets = np.linspace(-s.grid_max_offset, s.grid_max_offset, s.grid_steps)
+            figures["factor_values"] = factor_value_strips(
+                run.out, run.generator, bank.codes, run.space, bounds.directions,
+                run.choice.kinds, run.choice.heads, offsets, s.batch_size)
         run.book.save("figures", fp, figures, list(flatten_files(figures)),
                       time.perf_counter() - t0)
     return figures

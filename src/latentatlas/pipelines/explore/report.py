@@ -88,7 +88,7 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
         rep.paragraph("No boundary for: " + "; ".join(
             f"{a} ({e})" for a, e in metrics["failed_attributes"].items()), note=True)
 
-    attributes_section(rep, metrics)
+    attributes_section(rep, metrics, figures)
     rep.heading("Samples")
     rep.image(figures["samples"], alt="samples", caption="Random samples of the bank.")
 

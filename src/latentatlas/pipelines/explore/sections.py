@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from latentatlas.editing import interpolate, render_edit_grid
 from latentatlas.pipelines.explore.factors import LEVELS
 from latentatlas.pipelines.explore.settings import EDIT_STEP
 from latentatlas.report.figures import heatmap
@@ -51,11 +52,35 @@ def extra_figures(out: Path, extras: dict[str, Any]) -> dict[str, Any]:
     return files
 
 
+def factor_value_strips(out: Path, generator: Any, codes: np.ndarray, space: str,
+                        directions: Any, kinds: dict[str, str], heads: dict[str, str],
+                        offsets: np.ndarray, batch_size: int) -> dict[str, str]:
+    """One figure per unordered factor: row k = the first bank sample moved along the
+    one-vs-rest boundary of class k (a traversal strip per factor value)."""
+    by_head: dict[str, list[str]] = {}
+    for a in directions.names:
+        if kinds.get(a) == "class":
+            by_head.setdefault(heads.get(a, a), []).append(a)
+    files = {}
+    for head, cols in by_head.items():
+        strips = np.concatenate([interpolate(codes[:1], directions, offsets, key=c,
+                                             mode="offset") for c in cols])
+        rel = f"figures/values_{_safe(head)}.png"
+        render_edit_grid(generator, strips, space, out / rel, batch_size=batch_size)
+        files[head] = rel
+    return files
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in name)
+
+
 def _fmt(v: Any) -> str:
     return "n/a" if v is None else f"{v:.2f}"
 
 
-def attributes_section(rep: HtmlReport, metrics: dict[str, Any]) -> None:
+def attributes_section(rep: HtmlReport, metrics: dict[str, Any],
+                       figures: dict[str, Any] | None = None) -> None:
     """Kinds, factors and held-out quality of the explored columns; per-class accuracies."""
     info = metrics.get("attribute_info") or {}
     kinds = info.get("kinds") or {}
@@ -83,6 +108,9 @@ def attributes_section(rep: HtmlReport, metrics: dict[str, Any]) -> None:
             per_class.setdefault(head, []).append((cls, summary[a]["val_accuracy"]))
     if per_class:
         rep.heading("Per-class boundary accuracy")
+        for head, rel in (figures or {}).get("factor_values", {}).items():
+            rep.image(rel, alt=f"values of {head}",
+                      caption=f"{head}: row k moves one sample along the boundary of class k")
         width = max(len(v) for v in per_class.values())
         rows = [[h] + [f"{c}: {acc:.3f}" if acc is not None else f"{c}: n/a" for c, acc in v]
                 + [""] * (width - len(v)) for h, v in per_class.items()]
