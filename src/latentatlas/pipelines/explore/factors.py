@@ -8,8 +8,9 @@ whose predicted factor moves in the intended direction (its score rises) and the
 of every factor: |mean change| / range for a continuous column (expected class index: range
 K - 1; regression: the bank's 1st-99th percentile range), mean total variation
 0.5 sum_k |change of P(k)| for an unordered multiclass factor, mean |change| of a probability.
-Specificity uses the fraction of samples whose *predicted* factor changes (argmax class, rounded
-expected index, 0.5 side of a probability, a move over 10 % of a regression range): the edit is
+Specificity uses the fraction of samples whose *predicted* factor changes (argmax class, 0.5 side
+of a probability, a move over 10 % of the range of an ordered factor's expected index or of a
+regression value): the edit is
 specific when its own factor's prediction changes for more samples than any other factor's.
 
 Hierarchy: for every semantic (a focus column, and every head / column named in the predictor's
@@ -39,8 +40,8 @@ from latentatlas.utils.fingerprint import hash_json
 LEVELS = ("layout", "object", "colour")
 #: Samples of the factor checks (at most; n_edit when smaller).
 FACTOR_CHECK_N = 200
-#: A regression value / extra score "changes its prediction" when it moves by this fraction of
-#: its 1-99 % range.
+#: An ordered factor / regression value / extra score "changes its prediction" when it moves by
+#: this fraction of its range (K - 1 classes; 1-99 % range of the bank).
 FLIP_FRACTION = 0.1
 #: An unordered factor is represented in the hierarchy by at most this many class columns.
 MAX_CLASS_COLUMNS = 4
@@ -71,15 +72,13 @@ def _factor_change(run: ExploreRun, cols: list[str], kept: list[str], delta: np.
 def _predicted_changes(run: ExploreRun, cols: list[str], kept: list[str], before: np.ndarray,
                        after: np.ndarray, ranges: dict[str, float]) -> float:
     """Fraction of samples whose predicted value of a factor changes: the argmax class
-    (unordered), the rounded expected index (ordered), the 0.5 side (binary), a change over
-    FLIP_FRACTION of the range (regression, extra scores)."""
+    (unordered), the 0.5 side (binary), a move over FLIP_FRACTION of the factor's range (the
+    expected index of an ordered factor, range K - 1; regression values, extra scores)."""
     kinds = run.choice.kinds
     cont = [c for c in cols if kinds.get(c) in ("expected", "regression", "binary", "score")]
     if cont:
         j, kind = kept.index(cont[0]), kinds.get(cont[0])
         b, a = before[:, j], after[:, j]
-        if kind == "expected":
-            return float(np.mean(np.rint(a) != np.rint(b)))
         if kind == "binary":
             return float(np.mean((a > 0.5) != (b > 0.5)))
         return float(np.mean(np.abs(a - b) > FLIP_FRACTION * ranges[cont[0]]))
@@ -109,7 +108,7 @@ def factor_checks(run: ExploreRun, bank: BankStage, bounds: BoundaryStage) -> di
     targets = factor_targets(run, {f: c for f, c in groups.items()
                                    if run.choice.kinds.get(c[0]) != "score"})
     n_f = min(run.settings.n_edit, FACTOR_CHECK_N, len(bank.bank))
-    fp = hash_json([bounds.fingerprint, n_f, EDIT_STEP, targets])
+    fp = hash_json([bounds.fingerprint, n_f, EDIT_STEP, targets, FLIP_FRACTION, "factors-2"])
     cached = run.book.cached("factors", fp)
     if cached is not None:
         return cached
