@@ -262,3 +262,16 @@ def test_cli_user_generator_and_predictor_folders(tmp_path):
     nopred = CliRunner().invoke(main, ["explore", "--model", str(tmp_path / "gen"), "--quick",
                                        "--out", str(tmp_path / "out2")])
     assert nopred.exit_code != 0 and "--predictor" in nopred.output
+
+
+def test_attributes_by_head_or_column_name():
+    model = PlantedPredictor()
+    by_col = resolve_attributes(model, ["level=2", "bin"], ordered=["level"])
+    assert by_col.attributes == ["bin", "level=2"]
+    assert isinstance(by_col.scorer, FactorScorer)
+    by_head = resolve_attributes(model, ["level"], ordered=["level"])
+    assert by_head.attributes == ["level"] + [f"level={k}" for k in range(5)]
+    legacy = resolve_attributes(model, ["bin", "level_2"])  # PredictorScorer's column names
+    assert legacy.attributes == ["bin", "level_2"] and not legacy.factor_predictor
+    with pytest.raises(ScoringError, match="unknown"):
+        resolve_attributes(model, ["nope=1"])

@@ -186,12 +186,13 @@ def resolve_attributes(predictor: Any, attributes: Sequence[str] | None, *,
         chosen = list(attributes)
     adapt = None if channels is None else check_channels(int(channels), model.in_channels)
     fast = native_bf16_supported()
-    head_names = [a for a in chosen if a in kinds]
-    if adapt is None and all(kinds.get(a) == "binary" for a in head_names) and (
-            attributes is not None or all(kinds[h] == "binary" for h in chosen)):
-        # binary heads: the scorer explore always used (probabilities of the chosen heads)
+    legacy = adapt is None and all(kinds.get(a) == "binary" or (a not in kinds and "=" not in a)
+                                   for a in chosen)
+    if legacy:
+        # binary heads (or a PredictorScorer's own column names): the scorer explore always used
         scorer: BaseScorer = make_scorer(model, chosen, clamp=clamp, fast=fast)
-        cols = [{"name": n, "kind": "binary", "head": n} for n in scorer.names]
+        cols = [{"name": n, "kind": "binary" if kinds.get(n) == "binary" else "score",
+                 "head": n} for n in scorer.names]
     else:
         wanted_heads = sorted({a.split("=")[0] for a in chosen}, key=model.head_names.index) \
             if all(a.split("=")[0] in kinds for a in chosen) else None
@@ -212,7 +213,8 @@ def resolve_attributes(predictor: Any, attributes: Sequence[str] | None, *,
     for c in cols:
         choice.kinds[c["name"]] = c["kind"]
         choice.heads[c["name"]] = c["head"]
-        choice.num_classes[c["name"]] = int(model.head(c["head"])["num_classes"])
+        if c["head"] in kinds:
+            choice.num_classes[c["name"]] = int(model.head(c["head"])["num_classes"])
         if c["head"] in quality:
             choice.quality[c["name"]] = dict(quality[c["head"]])
     choice.quality_source = q_source
