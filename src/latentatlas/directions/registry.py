@@ -12,12 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from latentatlas.directions.finder import DirectionFinder
+from latentatlas.directions.ganspace import GANSpace
+from latentatlas.directions.sefa import SeFa
+from latentatlas.directions.stylespace import StyleSpace
 from latentatlas.directions.svm import SVMBoundary
 from latentatlas.utils.errors import ShapeError
 
 #: name -> finder class. Unsupervised methods are those whose ``fit_requires`` has no "scores".
 DIRECTION_METHODS: dict[str, type[DirectionFinder]] = {
     "svm": SVMBoundary,
+    "sefa": SeFa,
+    "ganspace": GANSpace,
+    "stylespace": StyleSpace,
 }
 
 
@@ -31,9 +37,14 @@ def method_class(name: str) -> type[DirectionFinder]:
     return DIRECTION_METHODS[key]
 
 
+def unsupervised_methods() -> list[str]:
+    """Registered methods that need no scores (everything but supervised boundaries)."""
+    return [n for n, c in DIRECTION_METHODS.items() if "scores" not in c.fit_requires]
+
+
 def make_method(name: str, **params: Any) -> DirectionFinder:
     """A new finder of the method registered under ``name``, built with ``params``."""
     return method_class(name)(**params)
 
 
-__all__ = ["DIRECTION_METHODS", "make_method", "method_class"]
+__all__ = ["DIRECTION_METHODS", "make_method", "method_class", "unsupervised_methods"]
