@@ -54,8 +54,10 @@ def factor_scorer(scorer: Any, ordered: Sequence[str] = ORDERED_FACTORS,
       index ``sum_k k p_k``;
     - unordered multiclass heads: the class probabilities ``<head>_<class>``, grouped under the
       head (with a single head, as MNIST's digit, each class is its own factor);
-    - binary heads: the probability; regression heads: the value (dropped when the predictor
-      also has multiclass heads, unless ``keep_regression``).
+    - a multiclass head with regression companions ``<head>_*`` (dSprites' folded orientation
+      cos / sin) is represented by them, grouped under the head;
+    - binary heads: the probability; other regression heads: the value (dropped when the
+      predictor also has multiclass heads, unless ``keep_regression``).
 
     A scorer without predictor heads is returned as it is, each column its own factor.
     """
@@ -74,12 +76,24 @@ def factor_scorer(scorer: Any, ordered: Sequence[str] = ORDERED_FACTORS,
     groups: dict[str, list[str]] = {}
     col = 0
     single = len([h for h in heads if h["kind"] == "multiclass"]) == 1 and len(heads) == 1
+    head_names = [h["name"] for h in heads]
     for h in heads:
         width = int(h["num_classes"]) if h["kind"] == "multiclass" else 1
         cols = list(range(col, col + width))
         col += width
         name = h["name"]
-        if h["kind"] == "multiclass" and name in ordered:
+        companions = [r for r in heads if r["kind"] == "regression"
+                      and r["name"].startswith(name + "_") and r["name"] not in groups]
+        if h["kind"] == "multiclass" and companions:
+            # Regression companions (dSprites' orientation_folded_cos / _sin: the orientation
+            # modulo the shape's symmetry) describe the factor better than its class index.
+            groups[name] = []
+            for r in companions:
+                rc = sum(int(x["num_classes"]) if x["kind"] == "multiclass" else 1
+                         for x in heads[:head_names.index(r["name"])])
+                plan.append(("column", r["name"], [rc]))
+                groups[name].append(r["name"])
+        elif h["kind"] == "multiclass" and name in ordered:
             plan.append(("expected", name, cols))
             groups[name] = [name]
         elif h["kind"] == "multiclass":
@@ -91,7 +105,8 @@ def factor_scorer(scorer: Any, ordered: Sequence[str] = ORDERED_FACTORS,
                 groups.update({n: [n] for n in names})
             else:
                 groups[name] = names
-        elif h["kind"] == "regression" and not keep_reg:
+        elif h["kind"] == "regression" and (not keep_reg or any(
+                name in g for g in groups.values())):
             continue
         else:
             plan.append(("column", name, cols))
