@@ -39,6 +39,7 @@ from latentatlas.pipelines.explore.stages import (
     edits_stage,
     layers_stage,
 )
+from latentatlas.pipelines.explore.unsupervised import unsupervised_stage
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
@@ -106,7 +107,8 @@ def explore(
     edits, fp_edits = edits_stage(run, bank, bounds)
     layers = layers_stage(run, bank, bounds)
     figures = figures_stage(run, bank, bounds, edits, layers, fp_edits)
-    return report_stage(run, bounds, edits, layers, figures, t_total)
+    unsupervised = unsupervised_stage(run, bank, bounds)
+    return report_stage(run, bounds, edits, layers, figures, t_total, unsupervised)
 
 
 def make_settings(quick: bool, **overrides: int | None) -> ExploreSettings:
@@ -197,13 +199,16 @@ def figures_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, edits
 
 
 def report_stage(run: ExploreRun, bounds: BoundaryStage, edits: dict, layers: dict | None,
-                 figures: dict[str, Any], t_total: float) -> ExploreResult:
+                 figures: dict[str, Any], t_total: float,
+                 unsupervised: dict | None = None) -> ExploreResult:
     """metrics.json, report.html and run.json; the :class:`ExploreResult`."""
     out, book = run.out, run.book
     t0 = time.perf_counter()
     book.status["report"] = "ran"
     metrics = collect_metrics(run.config, bounds.kept, bounds.focus, run.aucs, run.auc_source,
                               bounds.result, edits, layers, book)
+    if unsupervised is not None:
+        metrics["unsupervised"] = unsupervised
     metrics["timings_seconds"]["total_this_call"] = time.perf_counter() - t_total
     metrics = nan_to_none(metrics)
     atomic_write_json(out / "metrics.json", metrics)

@@ -7,6 +7,7 @@ from typing import Any
 
 from latentatlas.pipelines.explore.book import StageBook
 from latentatlas.pipelines.explore.settings import EDIT_STEP
+from latentatlas.pipelines.explore.unsupervised import add_unsupervised_section
 from latentatlas.report.html import HtmlReport
 
 
@@ -133,6 +134,8 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
         for t, rel in figures["layer_edits"].items():
             rep.image(rel, alt=f"layer-selective edit {t}",
                       caption=f"{t} on layers {layers['selection'][t]['layers']}")
+
+    add_unsupervised_section(rep, metrics)
 
     rep.heading("Timings")
     status = metrics.get("stage_status", {})
