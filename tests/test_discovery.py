@@ -340,3 +340,26 @@ def test_bad_inputs_give_one_clear_error_each():
                          clamp="none")
     with pytest.raises(ScoringError, match="NaN"):
         label_directions(g, Directions(g.basis[:1], "z"), nan, n=4)
+
+
+def test_discover_job_writes_every_output_and_resumes(tmp_path):
+    import json
+
+    from latentatlas.pipelines.discover import discover
+
+    g = LinearZ()
+    board = discover(g, tmp_path, methods=["sefa", "ganspace"], scorer=toy_scorer(), top_k=4,
+                     n=32, alpha=1.0, svm_n=300, progress=False)
+    assert board["methods"]["sefa"]["dedicated_factors"] == 4
+    for rel in ("leaderboard.json", "leaderboard.md", "index.html", "run.json",
+                "figures/heatmap.png", "figures/sefa__f0.png", "directions/sefa.safetensors",
+                "methods/ganspace.json", "methods/svm.json"):
+        assert (tmp_path / rel).is_file(), rel
+    assert "| sefa | 4/4 |" in (tmp_path / "leaderboard.md").read_text()
+    saved = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert saved["methods"]["ganspace"]["dedicated"] == FACTORS
+    # A stricter threshold re-summarises the cached methods without refitting them.
+    again = discover(g, tmp_path, methods=["sefa"], scorer=toy_scorer(), top_k=4, n=32,
+                     alpha=1.0, svm_n=300, threshold=1.01, figures=False, progress=False)
+    assert again["methods"]["sefa"]["dedicated_factors"] == 0
+    assert again["methods"]["sefa"]["fit_seconds"] == board["methods"]["sefa"]["fit_seconds"]

@@ -431,11 +431,12 @@ def _own_layers(walk: Any) -> Any:
 
 
 def _choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The direction's own row unless a layer range is purer with >= half its target change."""
+    """The direction's own row unless a layer range is purer with >= half its target change
+    (and at least 0.2 sd)."""
     base = rows[0]
     best = base
     for r in rows[1:]:
-        if r["purity"] > best["purity"] and r["change"] >= 0.5 * base["change"]:
+        if r["purity"] > best["purity"] and r["change"] >= max(0.5 * base["change"], 0.2):
             best = r
     return best
 

@@ -5,7 +5,8 @@ the same generator, keeps its top-K directions, labels them with one scorer
 (:func:`~latentatlas.analysis.labelling.label_directions`, on the same codes for every method)
 and scores the method against the scorer's factors:
 
-- ``dedicated``: the factors whose best direction *targets* them with purity >= ``threshold``;
+- ``dedicated``: the factors whose best direction *targets* them with purity >= ``threshold``
+  (and a standardised mean change of at least ``min_effect`` sd);
 - ``mean_best_purity``: the mean over factors of the purity of the best direction targeting
   the factor (0 where none does);
 - ``fit_seconds``, and ``rca`` where the method reports one (``rca_``: trained methods).
@@ -38,6 +39,8 @@ from latentatlas.scoring.base import CallableScorer
 from latentatlas.utils.errors import LatentAtlasError, ShapeError
 
 DEFAULT_METHODS = ("sefa", "ganspace", "stylespace")
+#: Smallest |standardised mean change| (sd) for a direction to count for its target factor.
+MIN_EFFECT = 0.2
 
 
 def fitted_scorer(scorer: Any, generator: Any, image_fit: str = "error") -> Any:
@@ -72,12 +75,17 @@ def default_params(name: str, generator: Any, top_k: int, seed: int,
     return {}
 
 
-def per_factor(result: LabelResult, threshold: float) -> dict[str, Any]:
-    """Each factor's best direction (highest purity among those targeting it)."""
+def per_factor(candidates: Sequence[Mapping[str, Any]], factors: Sequence[str],
+               threshold: float, min_effect: float = MIN_EFFECT) -> dict[str, Any]:
+    """Each factor's best direction: the highest purity among the candidates that target it
+    with a standardised mean change of at least ``min_effect`` sd (a purity measured on a
+    change lost in the sampling noise means nothing)."""
     out: dict[str, Any] = {}
-    for f in result.groups:
-        rows = [r for r in result.candidates if r["target"] == f]
-        share = max((r["factor_share"][f] for r in result.candidates), default=0.0)
+    for f in factors:
+        rows = [r for r in candidates if r["target"] == f and abs(r["effect"]) >= min_effect]
+        share = max((r["factor_share"][f] for r in candidates
+                     if abs(r["effects"].get(r["target_column"], 0.0)) >= min_effect),
+                    default=0.0)
         if not rows:
             out[f] = {"purity": 0.0, "direction": None, "layers": None, "effect": None,
                       "dedicated": False, "best_share": share}
@@ -89,13 +97,15 @@ def per_factor(result: LabelResult, threshold: float) -> dict[str, Any]:
     return out
 
 
-def summarise(result: LabelResult, threshold: float) -> dict[str, Any]:
-    facts = per_factor(result, threshold)
+def summarise(labels: Mapping[str, Any], threshold: float, min_effect: float = MIN_EFFECT
+              ) -> dict[str, Any]:
+    """Per-factor bests and the method's scores from a :meth:`LabelResult.to_json` dict."""
+    facts = per_factor(labels["candidates"], list(labels["groups"]), threshold, min_effect)
     return {"per_factor": facts,
             "dedicated": [f for f, v in facts.items() if v["dedicated"]],
             "dedicated_factors": sum(v["dedicated"] for v in facts.values()),
             "mean_best_purity": float(np.mean([v["purity"] for v in facts.values()])),
-            "labels": result.labels()}
+            "labels": list(labels["labels"])}
 
 
 def svm_upper_bound(generator: Any, scorer: Any, groups: Mapping[str, Sequence[str]],
@@ -161,6 +171,7 @@ def run_leaderboard(
     alpha: float = 2.0,
     change: str = "mean",
     threshold: float = 0.5,
+    min_effect: float = MIN_EFFECT,
     svm_n: int = 2000,
     seed: int = 0,
     truncation_psi: float = 0.7,
@@ -211,7 +222,7 @@ def run_leaderboard(
         directions[name], labels[name] = dirs, res
         board[name] = {"fit_seconds": fit_s, "n_directions": len(dirs), "params": params,
                        "rca": getattr(finder, "rca_", None), "space": dirs.space,
-                       **summarise(res, threshold)}
+                       **summarise(res.to_json(), threshold, min_effect)}
     svm, svm_dirs = ({"per_factor": {}, "mean_purity": None}, None)
     if svm_n:
         svm, svm_dirs = svm_upper_bound(generator, scorer, groups, codes, n=svm_n, seed=seed,
@@ -223,6 +234,7 @@ def run_leaderboard(
         "factors": list(groups), "groups": groups, "methods": board, "svm": svm,
         "settings": {"methods": list(methods), "top_k": top_k, "n": n, "alpha": alpha,
                      "alpha_units": "sd", "change": change, "threshold": threshold,
+                     "min_effect": min_effect,
                      "svm_n": svm_n, "seed": seed, "truncation_psi": truncation_psi,
                      "image_fit": image_fit},
         "images_labelled": images, "seconds": time.perf_counter() - t_all,
@@ -248,5 +260,5 @@ def leaderboard_table(board: Mapping[str, Any]) -> list[list[Any]]:
 TABLE_HEADER = ["method", "dedicated (purity >= thr)", "mean best purity", "SVM bound",
                 "RCA", "fit s"]
 
-__all__ = ["DEFAULT_METHODS", "TABLE_HEADER", "default_params", "fitted_scorer",
+__all__ = ["DEFAULT_METHODS", "MIN_EFFECT", "TABLE_HEADER", "default_params", "fitted_scorer",
            "leaderboard_table", "per_factor", "run_leaderboard", "summarise", "svm_upper_bound"]

@@ -30,10 +30,12 @@ import torch
 from latentatlas.analysis.labelling import factor_scorer, sample_codes
 from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
+    MIN_EFFECT,
     TABLE_HEADER,
     fitted_scorer,
     leaderboard_table,
     run_leaderboard,
+    summarise,
     svm_upper_bound,
 )
 from latentatlas.directions import Directions
@@ -94,6 +96,14 @@ def resolve_scorer(scorer: Any, attributes: Sequence[str] | None, min_auc: float
     return fs, groups, aucs
 
 
+def scorer_description(scorer: Any) -> Any:
+    """A stable description of the scorer argument (a name, or the scorer's spec)."""
+    if isinstance(scorer, (str, os.PathLike)):
+        return str(scorer)
+    spec = getattr(scorer, "spec", None)
+    return spec() if callable(spec) else type(scorer).__name__
+
+
 def _scale(codes: np.ndarray, vector: np.ndarray) -> float:
     v = vector.astype(np.float64)
     if v.ndim == 2:
@@ -114,6 +124,7 @@ def discover(
     n: int = 128,
     alpha: float = 2.0,
     threshold: float = 0.5,
+    min_effect: float = MIN_EFFECT,
     svm_n: int = 2000,
     seed: int = 0,
     truncation_psi: float = 0.7,
@@ -141,6 +152,7 @@ def discover(
         if not isinstance(model, (str, os.PathLike)):
             raise ShapeError("scorer='auto' needs a model name; pass a scorer")
         scorer = default_scorer(str(model))
+    scorer_label = scorer_description(scorer)
     sc, groups, aucs = resolve_scorer(scorer, attributes, min_auc)
     if image_fit == "auto":
         size = getattr(getattr(sc, "model", None), "resolution", None)
@@ -150,10 +162,11 @@ def discover(
     out = Path(out)
     (out / "methods").mkdir(parents=True, exist_ok=True)
     (out / "directions").mkdir(exist_ok=True)
-    settings = {"top_k": top_k, "n": n, "alpha": alpha, "threshold": threshold, "seed": seed,
+    settings = {"top_k": top_k, "n": n, "alpha": alpha, "seed": seed,
                 "truncation_psi": truncation_psi, "image_fit": image_fit,
                 "batch_size": batch_size, "groups": groups}
-    base_fp = {"model": module_fingerprint(gen), "scorer": str(scorer), **settings}
+    base_fp = {"model": module_fingerprint(gen), "scorer": scorer_label, **settings,
+               "threshold": 0.5}  # (summaries are recomputed for any threshold)
     _log(progress, f"{model_label}: {type(gen).__name__}, factors {list(groups)}")
     per_method: dict[str, Any] = {}
     for m in methods:
@@ -166,10 +179,10 @@ def discover(
             continue
         _log(progress, f"{m}: fit + label top {top_k}")
         res = run_leaderboard(gen, sc, [m], groups=groups, top_k=top_k, n=n, alpha=alpha,
-                              threshold=threshold, svm_n=0, seed=seed,
+                              threshold=threshold, min_effect=min_effect, svm_n=0, seed=seed,
                               truncation_psi=truncation_psi, batch_size=batch_size,
                               progress=progress)
-        entry = res["leaderboard"]["methods"][m]
+        entry = dict(res["leaderboard"]["methods"][m])
         if m in res["directions"]:
             res["directions"][m].save(out / "directions" / f"{m}.safetensors")
             entry["labels_detail"] = res["labels"][m].to_json()
@@ -192,8 +205,12 @@ def discover(
         if svm_dirs is not None:
             svm_dirs.save(out / "directions" / "svm.safetensors")
         atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
-    board = {"model": model_label, "scorer": str(scorer), "factors": list(groups),
-             "groups": groups, "aucs": aucs, "settings": settings,
+    for entry in per_method.values():  # re-summarised: cheap, follows threshold / min_effect
+        if "labels_detail" in entry:
+            entry.update(summarise(entry["labels_detail"], threshold, min_effect))
+    board = {"model": model_label, "scorer": scorer_label, "factors": list(groups),
+             "groups": groups, "aucs": aucs,
+             "settings": {**settings, "threshold": threshold, "min_effect": min_effect},
              "methods": {m: {k: v for k, v in e.items() if k != "labels_detail"}
                          for m, e in per_method.items()},
              "svm": svm}
@@ -207,7 +224,7 @@ def discover(
     _write_html(out / "index.html", board)
     write_run_record(out, command="latentatlas discover", seed=seed,
                      config={"model": model_label, "methods": list(methods),
-                             "scorer": str(scorer), **settings, "svm_n": svm_n},
+                             "scorer": scorer_label, **settings, "svm_n": svm_n},
                      metrics={m: {k: e.get(k) for k in ("dedicated_factors", "mean_best_purity",
                                                         "fit_seconds", "skipped")}
                               for m, e in board["methods"].items()})

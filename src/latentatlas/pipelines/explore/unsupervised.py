@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from latentatlas.analysis.labelling import label_directions
+from latentatlas.analysis.leaderboard import MIN_EFFECT
 from latentatlas.directions import GANSpace, SeFa
 from latentatlas.pipelines.explore.book import log, nan_to_none
 from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, ExploreRun
@@ -82,7 +83,8 @@ def _run(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, fp: str, top_k
                                batch_size=run.settings.batch_size, progress=run.progress)
         per_attr = {}
         for a in kept:
-            rows = [r for r in res.candidates if r["target"] == a]
+            rows = [r for r in res.candidates
+                    if r["target"] == a and abs(r["effect"]) >= MIN_EFFECT]
             if not rows:
                 continue
             best = max(rows, key=lambda r: (r["purity"], r["change"]))
