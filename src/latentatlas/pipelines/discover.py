@@ -189,7 +189,7 @@ def discover(
         per_method[m] = entry
         atomic_write_json(path, {"fingerprint": fp, "result": entry})
     svm_path = out / "methods" / "svm.json"
-    fp = hash_json({**base_fp, "svm_n": svm_n, "v": 1})
+    fp = hash_json({**base_fp, "svm_n": svm_n, "min_effect": min_effect, "v": 2})
     cached = _read(svm_path)
     if not svm_n:
         svm = {"per_factor": {}, "mean_purity": None}
@@ -201,7 +201,7 @@ def discover(
         svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
                                         truncation_psi=truncation_psi, alpha=alpha,
                                         change="mean", batch_size=batch_size,
-                                        progress=progress)
+                                        progress=progress, min_effect=min_effect)
         if svm_dirs is not None:
             svm_dirs.save(out / "directions" / "svm.safetensors")
         atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
@@ -248,7 +248,7 @@ def purity_matrix(board: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
             mat[i, j] = board["methods"][m]["per_factor"][f]["purity"]
         p = board["svm"].get("per_factor", {}).get(f, {}).get("purity")
         mat[i, -1] = np.nan if p is None else p
-    return mat, [*cols, "svm (bound)"]
+    return mat, [*cols, "svm (supervised)"]
 
 
 def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, Any], n: int,
