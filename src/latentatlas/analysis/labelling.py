@@ -328,6 +328,7 @@ def label_directions(
     batch_size: int = 64,
     image_fit: str = "error",
     codes: Any = None,
+    score_sd: Any = None,
     progress: bool = False,
 ) -> LabelResult:
     """Label every direction / walk of ``directions`` with ``scorer`` (module docstring).
@@ -351,6 +352,8 @@ def label_directions(
         batch_size: synthesis / scoring batch.
         image_fit: what to do when the scorer's resolution differs (:func:`fit_images`).
         codes: the unedited codes to use instead of sampling ([N, L, d] W+ or [N, z_dim] z).
+        score_sd: per-column standard deviations to standardise with (e.g. over a whole bank:
+            steadier than the ``n`` unedited samples for rare attributes); default: those.
         progress: a tqdm bar over images.
     """
     if n < 2 and codes is None:
@@ -396,7 +399,10 @@ def label_directions(
     measure = _Measure(generator, scorer, space, int(batch_size), image_fit, bar)
     try:
         before = measure(codes)
-        sd = before.std(axis=0)
+        sd = before.std(axis=0) if score_sd is None else np.asarray(score_sd, dtype=np.float64)
+        if sd.shape != (len(columns),) or not np.isfinite(sd).all():
+            raise ShapeError(f"score_sd must be {len(columns)} finite numbers, got shape "
+                             f"{sd.shape}")
         sd = np.where(sd > 1e-8, sd, np.inf)  # a constant column cannot be moved measurably
         candidates, best = [], []
         for name, walk in walks:

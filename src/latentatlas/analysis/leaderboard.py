@@ -110,10 +110,30 @@ def summarise(labels: Mapping[str, Any], threshold: float, min_effect: float = M
             "labels": list(labels["labels"])}
 
 
+def column_sd(generator: Any, scorer: Any, n: int, seed: int, truncation_psi: float,
+              batch_size: int = 64) -> np.ndarray:
+    """Each scorer column's standard deviation over ``n`` fresh samples (seed ``[seed, 3]``)."""
+    codes, space = sample_codes(generator, n, int(np.random.default_rng([seed, 3]).integers(
+        2**31)), truncation_psi)
+    out = []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            img = generator.synthesize(torch.as_tensor(codes[start:start + batch_size]).to(
+                generator.device), space)
+            s = scorer(img)
+            out.append(np.asarray(s.detach().cpu().numpy() if isinstance(s, torch.Tensor)
+                                  else s, dtype=np.float64))
+    scores = np.concatenate(out)
+    if not np.isfinite(scores).all():
+        raise ShapeError("the scorer returned NaN / Inf scores")
+    return scores.std(axis=0)
+
+
 def svm_upper_bound(generator: Any, scorer: Any, groups: Mapping[str, Sequence[str]],
                     codes: np.ndarray, *, n: int, seed: int, truncation_psi: float,
                     alpha: float, change: str, batch_size: int, progress: bool,
-                    min_effect: float = MIN_EFFECT) -> tuple[dict[str, Any], Directions | None]:
+                    min_effect: float = MIN_EFFECT, score_sd: Any = None
+                    ) -> tuple[dict[str, Any], Directions | None]:
     """SVM boundaries of every factor column on ``n`` scored samples, labelled like the rest
     (layer ranges included): per factor the purest SVM direction targeting it."""
     rng = np.random.default_rng([seed, 7])
@@ -146,7 +166,8 @@ def svm_upper_bound(generator: Any, scorer: Any, groups: Mapping[str, Sequence[s
     dirs = Directions(np.stack(vectors), space, names=[f"svm_{c}" for c in kept],
                       method="interfacegan_svm", normalize=True)
     res = label_directions(generator, dirs, scorer, groups=groups, codes=codes, alpha=alpha,
-                           change=change, batch_size=batch_size, progress=progress)
+                           change=change, batch_size=batch_size, score_sd=score_sd,
+                           progress=progress)
     per: dict[str, Any] = {}
     for f, cols in groups.items():
         rows = [r for r in res.candidates if r["direction"][len("svm_"):] in cols]
@@ -185,9 +206,14 @@ def run_leaderboard(
     method_params: Mapping[str, Mapping[str, Any]] | None = None,
     image_fit: str = "error",
     batch_size: int = 64,
+    score_sd: Any = None,
+    sd_n: int = 1000,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Fit, label and rank ``methods`` on ``generator`` (module docstring).
+
+    Changes are standardised by each column's sd over ``sd_n`` fresh samples (``score_sd``
+    when given; 0: over the ``n`` labelled samples), steadier for rare attributes.
 
     Returns a dict: ``leaderboard`` (JSON-serialisable: settings, factors, per-method summaries,
     the SVM upper bound), ``directions`` ({method: Directions, "svm": ...}) and ``labels``
@@ -203,6 +229,8 @@ def run_leaderboard(
     groups = {str(f): list(c) for f, c in (groups or {c: [c] for c in scorer.names}).items()}
     t_all = time.perf_counter()
     codes, _ = sample_codes(generator, n, seed, truncation_psi)
+    if score_sd is None and sd_n:
+        score_sd = column_sd(generator, scorer, sd_n, seed, truncation_psi, batch_size)
     board: dict[str, Any] = {}
     directions: dict[str, Directions] = {}
     labels: dict[str, LabelResult] = {}
@@ -224,7 +252,8 @@ def run_leaderboard(
         if len(dirs) > top_k:
             dirs = dirs[:top_k]
         res = label_directions(generator, dirs, scorer, groups=groups, codes=codes, alpha=alpha,
-                               change=change, batch_size=batch_size, progress=progress)
+                               change=change, batch_size=batch_size, score_sd=score_sd,
+                               progress=progress)
         images += res.images
         directions[name], labels[name] = dirs, res
         board[name] = {"fit_seconds": fit_s, "n_directions": len(dirs), "params": params,
@@ -235,7 +264,7 @@ def run_leaderboard(
         svm, svm_dirs = svm_upper_bound(generator, scorer, groups, codes, n=svm_n, seed=seed,
                                         truncation_psi=truncation_psi, alpha=alpha,
                                         change=change, batch_size=batch_size, progress=progress,
-                                        min_effect=min_effect)
+                                        min_effect=min_effect, score_sd=score_sd)
     if svm_dirs is not None:
         directions["svm"] = svm_dirs
     board_json = {
@@ -243,7 +272,7 @@ def run_leaderboard(
         "settings": {"methods": list(methods), "top_k": top_k, "n": n, "alpha": alpha,
                      "alpha_units": "sd", "change": change, "threshold": threshold,
                      "min_effect": min_effect,
-                     "svm_n": svm_n, "seed": seed, "truncation_psi": truncation_psi,
+                     "svm_n": svm_n, "sd_n": sd_n, "seed": seed, "truncation_psi": truncation_psi,
                      "image_fit": image_fit},
         "images_labelled": images, "seconds": time.perf_counter() - t_all,
     }
@@ -268,5 +297,6 @@ def leaderboard_table(board: Mapping[str, Any]) -> list[list[Any]]:
 TABLE_HEADER = ["method", "dedicated (purity >= thr)", "mean best purity", "SVM reference",
                 "RCA", "fit s"]
 
-__all__ = ["DEFAULT_METHODS", "MIN_EFFECT", "TABLE_HEADER", "default_params", "fitted_scorer",
-           "leaderboard_table", "per_factor", "run_leaderboard", "summarise", "svm_upper_bound"]
+__all__ = ["DEFAULT_METHODS", "MIN_EFFECT", "TABLE_HEADER", "column_sd", "default_params",
+           "fitted_scorer", "leaderboard_table", "per_factor", "run_leaderboard", "summarise",
+           "svm_upper_bound"]

@@ -32,6 +32,7 @@ from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
     MIN_EFFECT,
     TABLE_HEADER,
+    column_sd,
     fitted_scorer,
     leaderboard_table,
     run_leaderboard,
@@ -126,6 +127,7 @@ def discover(
     threshold: float = 0.5,
     min_effect: float = MIN_EFFECT,
     svm_n: int = 2000,
+    sd_n: int = 1000,
     seed: int = 0,
     truncation_psi: float = 0.7,
     min_auc: float = MIN_AUC,
@@ -166,7 +168,8 @@ def discover(
                 "truncation_psi": truncation_psi, "image_fit": image_fit,
                 "batch_size": batch_size, "groups": groups}
     base_fp = {"model": module_fingerprint(gen), "scorer": scorer_label, **settings,
-               "threshold": 0.5}  # (summaries are recomputed for any threshold)
+               "sd_n": sd_n, "threshold": 0.5}  # (summaries are recomputed for any threshold)
+    score_sd = column_sd(gen, sc, sd_n, seed, truncation_psi, batch_size) if sd_n else None
     _log(progress, f"{model_label}: {type(gen).__name__}, factors {list(groups)}")
     per_method: dict[str, Any] = {}
     for m in methods:
@@ -181,7 +184,7 @@ def discover(
         res = run_leaderboard(gen, sc, [m], groups=groups, top_k=top_k, n=n, alpha=alpha,
                               threshold=threshold, min_effect=min_effect, svm_n=0, seed=seed,
                               truncation_psi=truncation_psi, batch_size=batch_size,
-                              progress=progress)
+                              score_sd=score_sd, sd_n=0, progress=progress)
         entry = dict(res["leaderboard"]["methods"][m])
         if m in res["directions"]:
             res["directions"][m].save(out / "directions" / f"{m}.safetensors")
@@ -201,7 +204,8 @@ def discover(
         svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
                                         truncation_psi=truncation_psi, alpha=alpha,
                                         change="mean", batch_size=batch_size,
-                                        progress=progress, min_effect=min_effect)
+                                        progress=progress, min_effect=min_effect,
+                                        score_sd=score_sd)
         if svm_dirs is not None:
             svm_dirs.save(out / "directions" / "svm.safetensors")
         atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
@@ -224,7 +228,8 @@ def discover(
     _write_html(out / "index.html", board)
     write_run_record(out, command="latentatlas discover", seed=seed,
                      config={"model": model_label, "methods": list(methods),
-                             "scorer": scorer_label, **settings, "svm_n": svm_n},
+                             "scorer": scorer_label, **settings, "svm_n": svm_n,
+                             "sd_n": sd_n},
                      metrics={m: {k: e.get(k) for k in ("dedicated_factors", "mean_best_purity",
                                                         "fit_seconds", "skipped")}
                               for m, e in board["methods"].items()})

@@ -2,7 +2,7 @@
 
 Both methods are cheap (SeFa reads the weights; GANSpace runs a randomized PCA of sampled w, or
 of the first layer's activations on a Z-only generator). Their top directions are labelled with
-the explore predictor on the first bank codes
+the explore predictor on the first bank codes (standardised by the whole bank's score sd)
 (:func:`~latentatlas.analysis.labelling.label_directions`, W+ layer ranges included), and for
 each explored attribute the best unsupervised direction targeting it is compared with its SVM
 normal (|cosine|). The stage runs after the figures and touches no state the other stages read,
@@ -26,7 +26,7 @@ from latentatlas.utils.fingerprint import hash_json
 
 #: Directions kept per method, samples per labelled direction (full run, quick run).
 TOP_K = (8, 4)
-N_LABEL = (32, 8)
+N_LABEL = (48, 8)
 ALPHA = 2.0
 
 
@@ -34,7 +34,7 @@ def unsupervised_stage(run: ExploreRun, bank: BankStage, bounds: BoundaryStage) 
     """SeFa + GANSpace, labelled; cosine with the SVM normals (see the module docstring)."""
     quick = bool(run.config.get("quick"))
     top_k, n_label = TOP_K[quick], min(N_LABEL[quick], len(bank.bank))
-    fp = hash_json([bounds.fingerprint, "unsupervised", top_k, n_label, ALPHA, 1])
+    fp = hash_json([bounds.fingerprint, "unsupervised", top_k, n_label, ALPHA, 2])
     cached = run.book.cached("unsupervised", fp)
     if cached is not None:
         return cached
@@ -71,6 +71,7 @@ def _run(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, fp: str, top_k
     kept = bounds.kept
     cols = [run.attributes.index(a) for a in kept]
     scorer = _Columns(run.scorer, cols, kept)
+    score_sd = bank.scores[:, cols].std(axis=0)  # over the whole bank: steady for rare attributes
     out: dict[str, Any] = {"top_k": k, "n": n_label, "alpha_sd": ALPHA, "methods": {}}
     (run.out / "directions").mkdir(exist_ok=True)
     files = []
@@ -79,7 +80,7 @@ def _run(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, fp: str, top_k
         finder.fit(generator=gen, rng=run.seed)
         fit_s = time.perf_counter() - t1
         dirs = finder.directions_
-        res = label_directions(gen, dirs, scorer, codes=codes, alpha=ALPHA,
+        res = label_directions(gen, dirs, scorer, codes=codes, alpha=ALPHA, score_sd=score_sd,
                                batch_size=run.settings.batch_size, progress=run.progress)
         per_attr = {}
         for a in kept:
