@@ -124,8 +124,10 @@ def factor_scorer(scorer: Any, ordered: Sequence[str] = ORDERED_FACTORS,
                 parts.append(probs[:, cols])
         return torch.cat(parts, dim=1)
 
+    # The wrapper validates (and clamps) its input with the predictor scorer's own policy.
     wrapped = CallableScorer(fn, out_names, differentiable=True, channels=scorer.channels,
-                             clamp="none", description=f"factors of {type(model).__name__}")
+                             clamp=getattr(scorer, "clamp", "validate"),
+                             description=f"factors of {type(model).__name__}")
     wrapped.model = model  # resolution checks
     return wrapped, groups
 
