@@ -363,3 +363,15 @@ def test_discover_job_writes_every_output_and_resumes(tmp_path):
                      alpha=1.0, svm_n=300, threshold=1.01, figures=False, progress=False)
     assert again["methods"]["sefa"]["dedicated_factors"] == 0
     assert again["methods"]["sefa"]["fit_seconds"] == board["methods"]["sefa"]["fit_seconds"]
+
+
+def test_cli_discover_bad_method_is_one_clear_line(tmp_path):
+    from click.testing import CliRunner
+
+    from latentatlas.cli import main
+
+    res = CliRunner().invoke(main, ["discover", "--model", "dsprites", "--methods", "sefa,nope",
+                                    "--out", str(tmp_path), "--no-progress"])
+    assert res.exit_code != 0
+    assert "unknown direction method 'nope'" in res.output
+    assert "Traceback" not in res.output

@@ -24,14 +24,16 @@ from latentatlas.cli._app import main
               help="Samples each direction is measured on.")
 @click.option("--alpha", type=float, default=2.0, show_default=True,
               help="Move +-alpha standard deviations of the codes along each direction.")
+@click.option("--threshold", type=float, default=0.5, show_default=True,
+              help="Purity a direction needs to count as dedicated to its factor.")
 @click.option("--svm-n", type=click.IntRange(0), default=2000, show_default=True,
               help="Bank size of the supervised SVM upper bound (0: skip it).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(0), default=1, show_default=True,
               help="torch CPU threads; 0 keeps torch's default.")
 @click.option("--no-progress", is_flag=True, help="No stage lines or progress bars.")
-def discover(model_name, methods, scorer, out, attributes, top_k, n, alpha, svm_n, seed,
-             threads, no_progress) -> None:
+def discover(model_name, methods, scorer, out, attributes, top_k, n, alpha, threshold, svm_n,
+             seed, threads, no_progress) -> None:
     """Every discovery method on one generator, labelled and ranked against its factors."""
     from latentatlas.pipelines.discover import discover as run_discover
     from latentatlas.pipelines.discover import table_markdown
@@ -48,7 +50,7 @@ def discover(model_name, methods, scorer, out, attributes, top_k, n, alpha, svm_
     try:
         board = run_discover(model_name, out, methods=split(methods), scorer=scorer,
                              attributes=split(attributes), top_k=top_k, n=n, alpha=alpha,
-                             svm_n=svm_n, seed=seed, progress=not no_progress)
+                             threshold=threshold, svm_n=svm_n, seed=seed, progress=not no_progress)
     except LatentAtlasError as e:
         raise click.ClickException(str(e)) from e
     click.echo(table_markdown(board), nl=False)
