@@ -69,8 +69,16 @@ def test_outputs_exist(run):
                 "figures/entanglement_cosine.png"):
         assert (out / rel).is_file(), rel
     assert result.stage_status == {**{s: "ran" for s in ("bank", "boundaries", "edits", "layers",
-                                                          "hierarchy", "figures", "report")},
+                                                          "hierarchy", "figures", "unsupervised",
+                                                          "report")},
                                    "factors": "not applicable", "layerwise": "not applicable"}
+    assert (out / "directions/sefa.safetensors").is_file()
+    uns = result.metrics["unsupervised"]
+    assert set(uns["methods"]) == {"sefa", "ganspace"}
+    for m in uns["methods"].values():
+        assert len(m["labels"]) == uns["top_k"]
+        for row in m["per_attribute"].values():
+            assert 0 <= row["purity"] <= 1 and 0 <= row["abs_cos_svm"] <= 1 + 1e-6
     run_rec = json.loads((out / "run.json").read_text())
     assert run_rec["seed"] == 0 and run_rec["config"]["quick"] is True
 

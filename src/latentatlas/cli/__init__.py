@@ -9,6 +9,7 @@ from latentatlas.cli._app import main
 # Each module registers its commands on ``main`` when imported.
 from latentatlas.cli import convert  # noqa: E402,F401  isort: skip
 from latentatlas.cli import data  # noqa: E402,F401  isort: skip
+from latentatlas.cli import discover  # noqa: E402,F401  isort: skip
 from latentatlas.cli import explore  # noqa: E402,F401  isort: skip
 from latentatlas.cli import generate  # noqa: E402,F401  isort: skip
 from latentatlas.cli import metrics  # noqa: E402,F401  isort: skip

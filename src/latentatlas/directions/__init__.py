@@ -21,6 +21,10 @@ from latentatlas.directions.conditional import (
     score_change_matrix,
 )
 from latentatlas.directions.finder import FIT_INPUTS, DirectionFinder
+from latentatlas.directions.ganspace import GANSpace
+from latentatlas.directions.registry import DIRECTION_METHODS, make_method, method_class
+from latentatlas.directions.sefa import SeFa
+from latentatlas.directions.stylespace import StyleSpace
 from latentatlas.directions.svm import SVMBoundary
 from latentatlas.directions.walks import (
     NonlinearWalk,
@@ -33,7 +37,13 @@ from latentatlas.directions.walks import (
 )
 
 __all__ = [
+    "DIRECTION_METHODS",
     "FIT_INPUTS",
+    "GANSpace",
+    "SeFa",
+    "StyleSpace",
+    "make_method",
+    "method_class",
     "DirectionFinder",
     "Directions",
     "NonlinearWalk",

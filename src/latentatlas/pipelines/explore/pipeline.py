@@ -48,6 +48,7 @@ from latentatlas.pipelines.explore.stages import (
     edits_stage,
     layers_stage,
 )
+from latentatlas.pipelines.explore.unsupervised import unsupervised_stage
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
@@ -129,6 +130,7 @@ def explore(
               "hierarchy": hierarchy_stage(run, bank, bounds, layers),
               "layerwise": layerwise_stage(run, bounds)}
     figures = figures_stage(run, bank, bounds, edits, layers, fp_edits, extras)
+    extras["unsupervised"] = unsupervised_stage(run, bank, bounds)
     return report_stage(run, bounds, edits, layers, figures, t_total, extras)
 
 
@@ -261,6 +263,8 @@ def report_stage(run: ExploreRun, bounds: BoundaryStage, edits: dict, layers: di
     metrics = collect_metrics(run.config, bounds.kept, bounds.focus, run.aucs, run.auc_source,
                               bounds.result, edits, layers, book)
     add_attribute_metrics(metrics, run.choice, extras)
+    if extras.get("unsupervised") is not None:
+        metrics["unsupervised"] = extras["unsupervised"]
     metrics["timings_seconds"]["total_this_call"] = time.perf_counter() - t_total
     metrics = nan_to_none(metrics)
     atomic_write_json(out / "metrics.json", metrics)

@@ -13,6 +13,7 @@ from latentatlas.pipelines.explore.sections import (
     layerwise_section,
 )
 from latentatlas.pipelines.explore.settings import EDIT_STEP
+from latentatlas.pipelines.explore.unsupervised import add_unsupervised_section
 from latentatlas.report.html import HtmlReport
 
 
@@ -159,6 +160,8 @@ def write_explore_report(out: Path, metrics: dict[str, Any], figures: dict[str, 
     factors_section(rep, metrics.get("factors"))
     hierarchy_section(rep, metrics.get("hierarchy"), figures)
     layerwise_section(rep, metrics.get("layerwise"), figures)
+    add_unsupervised_section(rep, metrics)
+
     rep.heading("Timings")
     status = metrics.get("stage_status", {})
     rep.paragraph("Seconds of each stage when it ran (a skipped stage shows the time of the "
