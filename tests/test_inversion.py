@@ -143,7 +143,7 @@ def test_prepare_face_frames_celeba_portraits_and_square_crops():
 
 @pytest.mark.parametrize(("data", "match"), [
     (b"GIF89a not really", "not an image"),
-    (_png((20, 20)), "too small"),
+    (_png((12, 12)), "too small"),
     (_png((300, 100)), "square"),
     (_png((64, 64), (128, 128, 128)), "constant"),
 ])

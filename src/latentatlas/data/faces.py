@@ -74,9 +74,10 @@ def prepare_face(data: bytes, resolution: int = 64, name: str = "image") -> np.n
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FaceImageError(f"{name}: cannot decode the image ({why})") from e
-    if min(w, h) < MIN_SIDE:
+    min_side = min(MIN_SIDE, resolution)
+    if min(w, h) < min_side:
         raise FaceImageError(f"{name}: {w}x{h} is too small (the shorter side must be at least "
-                             f"{MIN_SIDE} px)")
+                             f"{min_side} px)")
     framing = framing_of(w, h)
     if framing == "other":
         raise FaceImageError(
