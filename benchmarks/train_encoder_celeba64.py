@@ -28,7 +28,7 @@ ZOO = Path(__file__).resolve().parents[1] / "src" / "latentatlas" / "zoo" / "enc
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="runs/encoder_celeba64")
-    ap.add_argument("--steps", type=int, default=3500)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=1)

@@ -24,8 +24,11 @@ from latentatlas.cli._app import argv_command_line, main
                    "folder, or 'none' (pixel loss only).")
 @click.option("--steps", type=click.IntRange(0), default=200, show_default=True,
               help="Optimisation steps per image (0: the encoder alone).")
-@click.option("--lr", type=float, default=0.1, show_default=True)
-@click.option("--embedding-weight", type=float, default=1.0, show_default=True)
+@click.option("--lr", type=float, default=0.03, show_default=True)
+@click.option("--embedding-weight", type=float, default=1.0, show_default=True,
+              help="Weight of the predictor-embedding (perceptual) loss.")
+@click.option("--spread-weight", type=float, default=0.01, show_default=True,
+              help="W+ only: weight keeping the layers' codes near their mean (editability).")
 @click.option("--noise", type=click.Choice(["const", "optimize"]), default="const",
               show_default=True,
               help="Keep the generator's noise maps, or optimise them per image with the "
@@ -39,7 +42,7 @@ from latentatlas.cli._app import argv_command_line, main
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="torch threads (default: torch's choice).")
 def invert(model_name, images, space, out, encoder, predictor, steps, lr, embedding_weight,
-           noise, batch_size, directions, edits, seed, threads) -> None:
+           spread_weight, noise, batch_size, directions, edits, seed, threads) -> None:
     """Invert real images into the generator's W / W+ (encoder + optimisation)."""
     from latentatlas.pipelines.invert import invert_folder
     from latentatlas.utils import LatentAtlasError
@@ -53,7 +56,8 @@ def invert(model_name, images, space, out, encoder, predictor, steps, lr, embedd
             model_name, images, out, space=space,
             encoder=None if encoder == "none" else encoder,
             predictor=None if predictor == "none" else predictor, steps=steps, lr=lr,
-            embedding_weight=embedding_weight, noise=noise, batch_size=batch_size,
+            embedding_weight=embedding_weight, spread_weight=spread_weight, noise=noise,
+            batch_size=batch_size,
             directions=directions, edits=list(edits), seed=seed,
             command_line=argv_command_line())
     except (LatentAtlasError, ValueError) as e:

@@ -3,7 +3,9 @@
 :func:`project` follows StyleGAN2's projector (``projector.py`` of NVlabs' stylegan2-ada-pytorch):
 
 - start at ``w_avg`` (or at an encoder's codes, :class:`~latentatlas.models.LatentEncoder`),
-- Adam on the code with a learning-rate ramp up (first 5 %) and cosine ramp down (last 25 %),
+- Adam on the code (``lr`` 0.03 by default: the projector's 0.1 drives W+ codes off the
+  generator's manifold within 100 steps, and edits of such codes break; see docs/inversion.md)
+  with a learning-rate ramp up (first 5 %) and cosine ramp down (last 25 %),
 - Gaussian noise added to the code during the first 75 % of the steps, its scale
   ``w_std * 0.05 * (1 - t / 0.75)^2`` (``w_std``: the spread of sampled w around w_avg),
 - loss: pixel MSE + ``embedding_weight`` x the distance in a frozen attribute predictor's
@@ -14,6 +16,9 @@
   one-pixel shifts, over a pyramid down to 8 px, weight ``noise_weight``) and re-normalised to
   zero mean / unit variance after every step. The default ``noise="const"`` keeps the
   generator's fixed noise, so a code alone reproduces (and edits) the reconstruction.
+- in W+, ``spread_weight`` x the squared deviation of the layers from their mean (in units of
+  ``w_std^2``) keeps the code close to W, where the directions were found (not in the projector,
+  which works in W; encoders such as e4e regularise the same way).
 
 Every image in a batch is optimised independently (per-image losses are summed; Adam is
 element-wise). Results come back as an :class:`InversionResult`.
@@ -111,10 +116,11 @@ def project(
     predictor: Any = None,
     init: torch.Tensor | None = None,
     steps: int = 200,
-    lr: float = 0.1,
+    lr: float = 0.03,
     embedding_weight: float = 1.0,
     noise: str = "const",
     noise_weight: float = 1e5,
+    spread_weight: float = 0.01,
     initial_noise_factor: float = 0.05,
     noise_ramp_length: float = 0.75,
     lr_rampdown_length: float = 0.25,
@@ -191,6 +197,9 @@ def project(
                                                  embedding_weight)
             if noise_maps:
                 loss = loss + noise_weight * noise_regularisation(list(noise_maps.values()))
+            if spread_weight and space == "wp":  # keep W+ layers near their mean (editable)
+                dev = code - code.mean(dim=1, keepdim=True)
+                loss = loss + spread_weight * dev.square().sum(dim=(1, 2)) / max(w_std, 1e-8)**2
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()

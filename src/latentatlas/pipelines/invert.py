@@ -117,8 +117,9 @@ def invert_folder(
     predictor: str | os.PathLike | None = "auto",
     steps: int = 200,
     batch_size: int = 25,
-    lr: float = 0.1,
+    lr: float = 0.03,
     embedding_weight: float = 1.0,
+    spread_weight: float = 0.01,
     noise: str = "const",
     directions: str | os.PathLike | None = None,
     edits: list[str] | None = None,
@@ -163,7 +164,8 @@ def invert_folder(
     todo = [i for i, s in enumerate(stems) if not (out / "codes" / f"{s}.npy").is_file()]
     x_all = to_model_images(arrays)
     settings = dict(space=space, predictor=pred, steps=steps, lr=lr,
-                    embedding_weight=embedding_weight, noise=noise, seed=seed)
+                    embedding_weight=embedding_weight, spread_weight=spread_weight,
+                    noise=noise, seed=seed)
     bar = tqdm(total=len(names), initial=len(names) - len(todo), desc="invert",
                disable=not progress)
     for s in range(0, len(todo), batch_size):
@@ -205,7 +207,8 @@ def invert_folder(
                              "encoder": str(enc_name) if enc_name else None,
                              "predictor": str(pred_name) if pred_name else None,
                              "steps": steps, "batch_size": batch_size, "lr": lr,
-                             "embedding_weight": embedding_weight, "noise": noise,
+                             "embedding_weight": embedding_weight,
+                             "spread_weight": spread_weight, "noise": noise,
                              "directions": str(directions) if directions else None,
                              "edits": edits or []})
     return summary
