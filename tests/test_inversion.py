@@ -242,3 +242,22 @@ def test_invert_job_errors_are_one_line(tmp_path):
     assert r.exit_code != 0 and "no usable image" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, base + ["--images", str(tmp_path / "empty"), "--edit", "x"])
     assert r.exit_code != 0 and "Error" in r.output
+
+
+def test_apply_walk_edits_w_plus_codes_with_directions_and_walks(tmp_path):
+    from latentatlas.directions import Directions, NonlinearWalk
+    from latentatlas.pipelines.invert import apply_walk, load_walk_file
+
+    codes = torch.randn(2, 4, 8)
+    d = Directions(np.eye(8)[:1], "w", names=["a"])
+    moved = apply_walk(d, codes, "wp", 2.0, layers="1-2")
+    expected = codes.clone()
+    expected[:, 1:3, 0] += 2.0
+    torch.testing.assert_close(moved, expected)
+    NonlinearWalk(dim=8, space="w", name="nl").save(tmp_path / "walk")
+    loaded = load_walk_file(tmp_path / "walk")
+    assert isinstance(loaded, NonlinearWalk)
+    out = apply_walk(loaded, codes, "wp", 1.0, layers=[0])
+    assert torch.equal(out[:, 1:], codes[:, 1:]) and not torch.equal(out[:, 0], codes[:, 0])
+    with pytest.raises(OptionError, match="W\\+"):
+        apply_walk(Directions(np.ones((1, 4, 8)), "wp", normalize=True), codes[:, 0], "w", 1.0)
