@@ -122,7 +122,6 @@ class Studio:
         for m in self.models.values():
             g = m.generator
             models.append({"name": m.name, "num_ws": g.num_ws, "resolution": g.img_resolution,
-                           "can_upload": m.encoder is not None or True,
                            "has_encoder": m.encoder is not None,
                            "attributes": self._attributes(m)})
         sets = []
