@@ -14,7 +14,8 @@ InterFaceGAN boundaries in W (benchmarks/_celeba64_directions.py) for Smiling an
 +-``--alpha`` on every W+ layer: faces without the attribute (P < 0.5 on the reconstruction)
 move +alpha, the others -alpha; an edit succeeds when the target probability moves by at least
 ``--threshold`` the right way. Drift: mean |delta P| over the other 39 attributes, and the
-embedding distance between reconstruction and edit.
+embedding distance between reconstruction and edit. The same edits of the encoder-only codes are
+reported too (``edits_encoder_only``).
 
 Writes benchmarks/results/inversion.json and docs/img/inversion_before_after.png. Usage:
     PYTHONPATH=src python benchmarks/bench_inversion.py [--n 100] [--steps 200] [--baseline]
@@ -129,6 +130,11 @@ def main() -> None:
                                                       args.alpha, args.threshold)
         print(attr, edits[attr])
     result["edits"] = edits
+    enc_codes, enc_recon = codes_of["encoder"]
+    result["edits_encoder_only"] = {
+        attr: edit_metrics(gen, pred, enc_codes, enc_recon, dirs, attr, args.alpha,
+                           args.threshold)[0] for attr in ("Smiling", "Male")}
+    print("encoder only", result["edits_encoder_only"])
     result["directions"] = ("InterFaceGAN linear SVM boundaries in W (20,000 samples, top / "
                             "bottom 2 % by predictor logit), applied to every W+ layer")
     result["environment"] = environment_info()
