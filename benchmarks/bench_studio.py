@@ -69,7 +69,7 @@ def screenshot(url: str, path: str, face: Path) -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 760})
+        page = browser.new_page(viewport={"width": 1400, "height": 720})
         page.goto(url + "/")
         page.wait_for_selector("body[data-ready='1']", timeout=60000)
         page.set_input_files("#upload", str(face))
@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--encoder", default="auto")
     ap.add_argument("--screenshot", default=None)
-    ap.add_argument("--face", default="009950.jpg", help="held-out CelebA file for the shot")
+    ap.add_argument("--face", default="009005.jpg", help="held-out CelebA file for the shot")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "studio.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
