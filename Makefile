@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.latentatlas-installed
 
-.PHONY: setup explore test test-fast lint bench clean
+.PHONY: setup explore test test-fast lint bench browser studio clean
 
 # torch is pinned to the CPU wheel first so that pip never resolves the range in pyproject.toml
 # to a multi-GB CUDA build; users elsewhere get any torch in the declared range.
@@ -32,6 +32,19 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+# The real-browser test of the studio (tests/test_studio_browser.py; skipped without these):
+# Debian's chromium (no browser download by Playwright) and the Playwright driver.
+browser: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+	$(PY) -m pip install -q -e ".[studio,browser]"
+	$(PY) -m pytest -q tests/test_studio_browser.py
+
+# The browser editor on http://127.0.0.1:7860/ (directions from `make explore`).
+studio: $(STAMP)
+	$(PY) -m pip install -q -e ".[studio]"
+	$(VENV)/bin/latentatlas studio --model celeba64 \
+	    --directions runs/explore/directions/boundaries.safetensors
 
 clean:
 	rm -rf runs .pytest_cache

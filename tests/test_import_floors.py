@@ -29,7 +29,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("scoring", "directions", "metrics", "training"),
     ("analysis", "editing", "report"),
     ("pipelines",),
-    ("cli", "__main__"),
+    ("cli", "studio", "__main__"),
 )
 #: Modules outside the floor rule: the package facade (lazy imports of the public API).
 FACADE = {"latentatlas"}

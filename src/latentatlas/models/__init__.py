@@ -4,6 +4,7 @@ Importing this package registers every built-in model class for :func:`latentatl
 """
 
 from latentatlas.models.base import SPACES, Generator
+from latentatlas.models.encoder import LatentEncoder
 from latentatlas.models.predictors import AttributePredictor  # noqa: F401  (registers it)
 from latentatlas.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from latentatlas.models.vae import VAE  # noqa: F401  (registers the VAE model class)
@@ -14,6 +15,7 @@ from latentatlas.models.zoo import available_models, load  # isort: skip  (after
 __all__ = [
     "SPACES",
     "Generator",
+    "LatentEncoder",
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",
     "ZDiscriminator",
