@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from latentatlas.analysis.labelling import factor_scorer, fit_images, label_directions
+from latentatlas.analysis.labelling import fit_images, label_directions
 from latentatlas.analysis.leaderboard import fitted_scorer, run_leaderboard
 from latentatlas.directions import Directions, GANSpace, SeFa, StyleSpace
 from latentatlas.directions.registry import (
@@ -19,6 +19,7 @@ from latentatlas.directions.registry import (
 )
 from latentatlas.models.base import Generator
 from latentatlas.models.stylegan2 import StyleGAN2Generator
+from latentatlas.scoring import factor_scorer
 from latentatlas.scoring.base import CallableScorer, ScoringError
 from latentatlas.utils.errors import ShapeError
 

@@ -4,7 +4,7 @@ Stages, each cached in ``out/`` by a fingerprint of its inputs (a re-run with th
 skips finished methods):
 
 1. resolve the generator and the scorer: a predictor's heads become per-factor columns
-   (:func:`~latentatlas.analysis.labelling.factor_scorer`); a predictor of binary attributes
+   (:func:`~latentatlas.scoring.factor_scorer`); a predictor of binary attributes
    keeps the heads with held-out AUC >= ``min_auc`` (the well-predicted attributes);
 2. per method: fit, keep the top-K directions, label them
    (:func:`~latentatlas.analysis.leaderboard.run_leaderboard`) -> ``methods/<m>.json`` and
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentatlas.analysis.labelling import factor_scorer, sample_codes
+from latentatlas.analysis.labelling import sample_codes
 from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
     MIN_EFFECT,
@@ -48,7 +48,7 @@ from latentatlas.models.predictors import AttributePredictor
 from latentatlas.pipelines.explore.selection import predictor_auc
 from latentatlas.report.figures import heatmap
 from latentatlas.report.html import HtmlReport, format_cell
-from latentatlas.scoring import make_scorer
+from latentatlas.scoring import factor_scorer, make_scorer
 from latentatlas.utils.atomic import atomic_path, atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
