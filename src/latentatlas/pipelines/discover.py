@@ -191,24 +191,9 @@ def discover(
             entry["labels_detail"] = res["labels"][m].to_json()
         per_method[m] = entry
         atomic_write_json(path, {"fingerprint": fp, "result": entry})
-    svm_path = out / "methods" / "svm.json"
-    fp = hash_json({**base_fp, "svm_n": svm_n, "min_effect": min_effect, "v": 2})
-    cached = _read(svm_path)
-    if not svm_n:
-        svm = {"per_factor": {}, "mean_purity": None}
-    elif cached is not None and cached.get("fingerprint") == fp:
-        svm = cached["result"]
-    else:
-        _log(progress, f"svm upper bound on {svm_n} samples")
-        codes, _ = sample_codes(gen, n, seed, truncation_psi)
-        svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
-                                        truncation_psi=truncation_psi, alpha=alpha,
-                                        change="mean", batch_size=batch_size,
-                                        progress=progress, min_effect=min_effect,
-                                        score_sd=score_sd)
-        if svm_dirs is not None:
-            svm_dirs.save(out / "directions" / "svm.safetensors")
-        atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
+    svm = _svm_reference(out, gen, sc, groups, base_fp, svm_n=svm_n, n=n, seed=seed,
+                         truncation_psi=truncation_psi, alpha=alpha, batch_size=batch_size,
+                         min_effect=min_effect, score_sd=score_sd, progress=progress)
     for entry in per_method.values():  # re-summarised: cheap, follows threshold / min_effect
         if "labels_detail" in entry:
             entry.update(summarise(entry["labels_detail"], threshold, min_effect))
@@ -235,6 +220,30 @@ def discover(
                               for m, e in board["methods"].items()})
     _log(progress, f"leaderboard: {out / 'index.html'} ({board['seconds']:.1f} s)")
     return board
+
+
+def _svm_reference(out: Path, gen: Any, sc: Any, groups: dict[str, list[str]],
+                   base_fp: dict[str, Any], *, svm_n: int, n: int, seed: int,
+                   truncation_psi: float, alpha: float, batch_size: int, min_effect: float,
+                   score_sd: Any, progress: bool) -> dict[str, Any]:
+    """The supervised SVM upper bound (``methods/svm.json``, cached by fingerprint)."""
+    if not svm_n:
+        return {"per_factor": {}, "mean_purity": None}
+    svm_path = out / "methods" / "svm.json"
+    fp = hash_json({**base_fp, "svm_n": svm_n, "min_effect": min_effect, "v": 2})
+    cached = _read(svm_path)
+    if cached is not None and cached.get("fingerprint") == fp:
+        return cached["result"]
+    _log(progress, f"svm upper bound on {svm_n} samples")
+    codes, _ = sample_codes(gen, n, seed, truncation_psi)
+    svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
+                                    truncation_psi=truncation_psi, alpha=alpha, change="mean",
+                                    batch_size=batch_size, progress=progress,
+                                    min_effect=min_effect, score_sd=score_sd)
+    if svm_dirs is not None:
+        svm_dirs.save(out / "directions" / "svm.safetensors")
+    atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
+    return svm
 
 
 def _read(path: Path) -> dict[str, Any] | None:
