@@ -192,16 +192,22 @@ def sample_codes(generator: Any, n: int, seed: int, truncation_psi: float) -> tu
     return z.detach().float().cpu().numpy(), "z"
 
 
-def _scale(walk: Any, codes: np.ndarray, alpha: float, units: str) -> float:
-    if units == "latent" or not isinstance(walk, Directions):
-        return float(alpha)
-    v = walk.vectors[0].astype(np.float64)
+def code_sd(codes: np.ndarray, vector: np.ndarray) -> float:
+    """The standard deviation of ``codes`` (z / w [N, d], or W+ [N, L, d]: the first layer) along
+    a unit direction ``vector`` (a per-layer [L, d] one: its normalised mean); 1 when 0."""
+    v = np.asarray(vector).astype(np.float64)
     if v.ndim == 2:
         v = v.mean(axis=0)
         v /= max(np.linalg.norm(v), 1e-12)
     flat = codes[:, 0] if codes.ndim == 3 else codes
     sd = float((flat.astype(np.float64) @ v).std())
-    return float(alpha) * (sd if sd > 0 else 1.0)
+    return sd if sd > 0 else 1.0
+
+
+def _scale(walk: Any, codes: np.ndarray, alpha: float, units: str) -> float:
+    if units == "latent" or not isinstance(walk, Directions):
+        return float(alpha)
+    return float(alpha) * code_sd(codes, walk.vectors[0])
 
 
 def _row(direction: str, layers: Any, delta: np.ndarray, sd: np.ndarray, columns: list[str],
@@ -361,5 +367,5 @@ def _choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
-__all__ = ["IMAGE_FITS", "LabelResult", "default_layer_ranges", "fit_images",
+__all__ = ["IMAGE_FITS", "LabelResult", "code_sd", "default_layer_ranges", "fit_images",
            "label_directions", "sample_codes", "scorer_resolution"]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentatlas.analysis.labelling import sample_codes
+from latentatlas.analysis.labelling import code_sd, sample_codes
 from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
     MIN_EFFECT,
@@ -103,15 +103,6 @@ def scorer_description(scorer: Any) -> Any:
         return str(scorer)
     spec = getattr(scorer, "spec", None)
     return spec() if callable(spec) else type(scorer).__name__
-
-
-def _scale(codes: np.ndarray, vector: np.ndarray) -> float:
-    v = vector.astype(np.float64)
-    if v.ndim == 2:
-        v = v.mean(axis=0)
-    v = v / max(np.linalg.norm(v), 1e-12)
-    flat = codes[:, 0] if codes.ndim == 3 else codes
-    return float((flat.astype(np.float64) @ v).std()) or 1.0
 
 
 def discover(
@@ -276,6 +267,7 @@ def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, A
             title=f"{board['model']}: purity of the best direction per factor",
             colorbar_label="purity")
     codes, space = sample_codes(gen, GRID_ROWS, seed + 1, truncation_psi)
+    labelled, _ = sample_codes(gen, n, seed, truncation_psi)  # alpha is in their sd
     for m, entry in per_method.items():
         if "skipped" in entry:
             continue
@@ -284,7 +276,7 @@ def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, A
             if best["direction"] is None:
                 continue
             walk = dirs[best["direction"]]
-            step = alpha * _scale(codes, walk.vectors[0])
+            step = alpha * code_sd(labelled, walk.vectors[0])
             alphas = np.linspace(-step, step, GRID_STEPS)
             name = f"{m}__{_safe(f)}.png"
             with torch.no_grad():
