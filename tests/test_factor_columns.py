@@ -86,11 +86,9 @@ def test_explore_columns_unchanged(name):
         s = FactorScorer(model, cols)(img)
         p = probs(img)
     for j, c in enumerate(cols):
-        if c["kind"] == "class":
-            k = probs.names.index(f"{c['head']}_{c['name'].split('=')[1]}") \
-                if f"{c['head']}_{c['name'].split('=')[1]}" in probs.names else None
-            if k is not None:
-                np.testing.assert_allclose(s[:, j], p[:, k], atol=1e-6)
+        if c["kind"] in ("class", "regression"):  # P(class k), the value: PredictorScorer's
+            ref = p[:, probs.names.index(c["name"].replace("=", "_"))]
+            np.testing.assert_allclose(s[:, j], ref, rtol=0, atol=1e-6, err_msg=c["name"])
     names = [c["name"] for c in cols]
     assert all(c["factor"] == c["head"] for c in cols)
     if name == "predictor_dsprites":
