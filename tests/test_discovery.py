@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from latentatlas.analysis.labelling import factor_scorer, fit_images, label_directions
+from latentatlas.analysis.labelling import fit_images, label_directions
 from latentatlas.analysis.leaderboard import fitted_scorer, run_leaderboard
 from latentatlas.directions import Directions, GANSpace, SeFa, StyleSpace
 from latentatlas.directions.registry import (
@@ -19,6 +19,7 @@ from latentatlas.directions.registry import (
 )
 from latentatlas.models.base import Generator
 from latentatlas.models.stylegan2 import StyleGAN2Generator
+from latentatlas.scoring import factor_scorer
 from latentatlas.scoring.base import CallableScorer, ScoringError
 from latentatlas.utils.errors import ShapeError
 
@@ -375,3 +376,23 @@ def test_cli_discover_bad_method_is_one_clear_line(tmp_path):
     assert res.exit_code != 0
     assert "unknown direction method 'nope'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_discover_traversal_grids_span_the_labelled_sd(tmp_path, monkeypatch):
+    """The traversal grids move +-alpha sd of the codes along each direction, the sd measured
+    on the labelled codes (n of them), not on the 4 grid rows."""
+    from latentatlas.analysis.labelling import sample_codes
+    from latentatlas.pipelines import discover as job
+
+    seen = []
+    monkeypatch.setattr(job, "render_edit_grid",
+                        lambda *a, walk=None, alphas=None, **k: seen.append((walk, alphas)))
+    g = LinearZ()
+    job.discover(g, tmp_path, methods=["sefa"], scorer=toy_scorer(), top_k=2, n=64, alpha=1.5,
+                 svm_n=0, sd_n=0, progress=False)
+    assert seen
+    codes, _ = sample_codes(g, 64, 0, 0.7)
+    for walk, alphas in seen:
+        v = walk.vectors[0].astype(np.float64)
+        sd = float((codes.astype(np.float64) @ v).std())
+        assert max(alphas) == pytest.approx(1.5 * sd, rel=1e-9)

@@ -275,3 +275,22 @@ def test_attributes_by_head_or_column_name():
     assert legacy.attributes == ["bin", "level_2"] and not legacy.factor_predictor
     with pytest.raises(ScoringError, match="unknown"):
         resolve_attributes(model, ["nope=1"])
+
+
+def test_unsupervised_labels_with_a_predictor_of_another_resolution():
+    """Explore's scorer resizes images itself (mnist: 32 px generator, 28 px predictor): the
+    unsupervised stage's labelling must not refuse the size mismatch."""
+    from latentatlas.analysis.labelling import label_directions
+    from latentatlas.directions import SeFa
+    from latentatlas.models import load
+    from latentatlas.pipelines.explore.unsupervised import _Columns
+
+    torch.set_num_threads(1)
+    gen, model = load("mnist"), load("predictor_mnist")
+    assert gen.img_resolution != model.resolution
+    choice = resolve_attributes(model, None, clamp="display", channels=gen.img_channels)
+    scorer = _Columns(choice.scorer, [0, 1], choice.attributes[:2])
+    dirs = SeFa(n_components=2).fit(generator=gen).directions_
+    codes = gen.sample(6, "z", rng=np.random.default_rng(0)).numpy()
+    res = label_directions(gen, dirs, scorer, codes=codes, layer_ranges=None)
+    assert len(res.labels()) == 2 and res.images == 6 * 5

@@ -19,9 +19,9 @@ On generators with W+ the directions that move every layer are also measured on 
 of ``layer_ranges`` (default coarse / middle / fine, like SeFa's 0-1, 2-5, 6-13 presets), so that
 "direction 7" becomes "direction 7: Smiling (+0.41 sd, purity 0.62, layers 2-5)".
 
-:func:`factor_scorer` turns a predictor's heads into per-factor columns to label against:
-the expected class index for ordered multiclass factors, one-vs-rest class probabilities
-(grouped) for unordered ones, probabilities for binary heads.
+:func:`latentatlas.scoring.factor_scorer` turns a predictor's heads into per-factor columns to
+label against: the expected class index for ordered multiclass factors, one-vs-rest class
+probabilities (grouped) for unordered ones, probabilities for binary heads.
 """
 
 from __future__ import annotations
@@ -36,100 +36,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentatlas.directions import Directions, is_walk, parse_layers
-from latentatlas.scoring.base import CallableScorer, ScoringError
+from latentatlas.scoring.base import ScoringError
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
-#: Multiclass heads whose class index is an ordered quantity (labelled by the expected index).
-ORDERED_FACTORS = ("scale", "orientation", "posX", "posY", "size", "x", "y", "position")
 IMAGE_FITS = ("error", "crop", "resize")
-
-
-# --------------------------------------------------------------------------- factor columns
-def factor_scorer(scorer: Any, ordered: Sequence[str] = ORDERED_FACTORS,
-                  keep_regression: bool | None = None) -> tuple[Any, dict[str, list[str]]]:
-    """(scorer, groups): per-factor columns of a predictor scorer's heads.
-
-    - ordered multiclass heads (names in ``ordered``): one column ``<head>``, the expected class
-      index ``sum_k k p_k``;
-    - unordered multiclass heads: the class probabilities ``<head>_<class>``, grouped under the
-      head (with a single head, as MNIST's digit, each class is its own factor);
-    - a multiclass head with regression companions ``<head>_*`` (dSprites' folded orientation
-      cos / sin) is represented by them, grouped under the head;
-    - binary heads: the probability; other regression heads: the value (dropped when the
-      predictor also has multiclass heads, unless ``keep_regression``).
-
-    A scorer without predictor heads is returned as it is, each column its own factor.
-    """
-    model = getattr(scorer, "model", None)
-    heads = getattr(model, "heads", None)
-    if heads is None or getattr(scorer, "output", "probabilities") != "probabilities":
-        names = list(scorer.names)
-        return scorer, {n: [n] for n in names}
-    if getattr(scorer, "columns", None) is not None and len(scorer.names) != sum(
-            h.get("num_classes", 1) if h["kind"] == "multiclass" else 1 for h in heads):
-        # A column subset: keep it as it is.
-        return scorer, {n: [n] for n in scorer.names}
-    has_mc = any(h["kind"] == "multiclass" for h in heads)
-    keep_reg = (not has_mc) if keep_regression is None else bool(keep_regression)
-    plan: list[tuple[str, str, list[int]]] = []  # (kind, name, source columns)
-    groups: dict[str, list[str]] = {}
-    col = 0
-    single = len([h for h in heads if h["kind"] == "multiclass"]) == 1 and len(heads) == 1
-    head_names = [h["name"] for h in heads]
-    for h in heads:
-        width = int(h["num_classes"]) if h["kind"] == "multiclass" else 1
-        cols = list(range(col, col + width))
-        col += width
-        name = h["name"]
-        companions = [r for r in heads if r["kind"] == "regression"
-                      and r["name"].startswith(name + "_") and r["name"] not in groups]
-        if h["kind"] == "multiclass" and companions:
-            # Regression companions (dSprites' orientation_folded_cos / _sin: the orientation
-            # modulo the shape's symmetry) describe the factor better than its class index.
-            groups[name] = []
-            for r in companions:
-                rc = sum(int(x["num_classes"]) if x["kind"] == "multiclass" else 1
-                         for x in heads[:head_names.index(r["name"])])
-                plan.append(("column", r["name"], [rc]))
-                groups[name].append(r["name"])
-        elif h["kind"] == "multiclass" and name in ordered:
-            plan.append(("expected", name, cols))
-            groups[name] = [name]
-        elif h["kind"] == "multiclass":
-            classes = h.get("classes") or [str(k) for k in range(width)]
-            names = [f"{name}_{c}" for c in classes]
-            for n, c in zip(names, cols, strict=True):
-                plan.append(("column", n, [c]))
-            if single:
-                groups.update({n: [n] for n in names})
-            else:
-                groups[name] = names
-        elif h["kind"] == "regression" and (not keep_reg or any(
-                name in g for g in groups.values())):
-            continue
-        else:
-            plan.append(("column", name, cols))
-            groups[name] = [name]
-    out_names = [p[1] for p in plan]
-
-    def fn(images: torch.Tensor) -> torch.Tensor:
-        probs = scorer(images)
-        parts = []
-        for kind, _, cols in plan:
-            if kind == "expected":
-                idx = torch.arange(len(cols), dtype=probs.dtype, device=probs.device)
-                parts.append((probs[:, cols] * idx).sum(dim=1, keepdim=True))
-            else:
-                parts.append(probs[:, cols])
-        return torch.cat(parts, dim=1)
-
-    # The wrapper validates (and clamps) its input with the predictor scorer's own policy.
-    wrapped = CallableScorer(fn, out_names, differentiable=True, channels=scorer.channels,
-                             clamp=getattr(scorer, "clamp", "validate"),
-                             description=f"factors of {type(model).__name__}")
-    wrapped.model = model  # resolution checks
-    return wrapped, groups
 
 
 def scorer_resolution(scorer: Any) -> int | None:
@@ -281,16 +192,22 @@ def sample_codes(generator: Any, n: int, seed: int, truncation_psi: float) -> tu
     return z.detach().float().cpu().numpy(), "z"
 
 
-def _scale(walk: Any, codes: np.ndarray, alpha: float, units: str) -> float:
-    if units == "latent" or not isinstance(walk, Directions):
-        return float(alpha)
-    v = walk.vectors[0].astype(np.float64)
+def code_sd(codes: np.ndarray, vector: np.ndarray) -> float:
+    """The standard deviation of ``codes`` (z / w [N, d], or W+ [N, L, d]: the first layer) along
+    a unit direction ``vector`` (a per-layer [L, d] one: its normalised mean); 1 when 0."""
+    v = np.asarray(vector).astype(np.float64)
     if v.ndim == 2:
         v = v.mean(axis=0)
         v /= max(np.linalg.norm(v), 1e-12)
     flat = codes[:, 0] if codes.ndim == 3 else codes
     sd = float((flat.astype(np.float64) @ v).std())
-    return float(alpha) * (sd if sd > 0 else 1.0)
+    return sd if sd > 0 else 1.0
+
+
+def _scale(walk: Any, codes: np.ndarray, alpha: float, units: str) -> float:
+    if units == "latent" or not isinstance(walk, Directions):
+        return float(alpha)
+    return float(alpha) * code_sd(codes, walk.vectors[0])
 
 
 def _row(direction: str, layers: Any, delta: np.ndarray, sd: np.ndarray, columns: list[str],
@@ -339,7 +256,8 @@ def label_directions(
         generator: a Generator.
         directions: Directions, one walk, or a list / dict of walks (of the generator's codes:
             z for Z-only generators, w / W+ otherwise; w walks move W+ codes on every layer).
-        scorer: images -> [N, m] scores with ``names`` (e.g. :func:`factor_scorer`'s output).
+        scorer: images -> [N, m] scores with ``names`` (e.g. the output of
+            :func:`latentatlas.scoring.factor_scorer`).
         n: samples moved per direction.
         alpha: the move, in sd of the codes along the direction (``alpha_units="sd"``) or in
             latent units (``"latent"``; walks always take latent units).
@@ -449,6 +367,5 @@ def _choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
-__all__ = ["IMAGE_FITS", "ORDERED_FACTORS", "LabelResult", "default_layer_ranges",
-           "factor_scorer", "fit_images", "label_directions", "sample_codes",
-           "scorer_resolution"]
+__all__ = ["IMAGE_FITS", "LabelResult", "code_sd", "default_layer_ranges", "fit_images",
+           "label_directions", "sample_codes", "scorer_resolution"]

@@ -4,7 +4,7 @@ Stages, each cached in ``out/`` by a fingerprint of its inputs (a re-run with th
 skips finished methods):
 
 1. resolve the generator and the scorer: a predictor's heads become per-factor columns
-   (:func:`~latentatlas.analysis.labelling.factor_scorer`); a predictor of binary attributes
+   (:func:`~latentatlas.scoring.factor_scorer`); a predictor of binary attributes
    keeps the heads with held-out AUC >= ``min_auc`` (the well-predicted attributes);
 2. per method: fit, keep the top-K directions, label them
    (:func:`~latentatlas.analysis.leaderboard.run_leaderboard`) -> ``methods/<m>.json`` and
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentatlas.analysis.labelling import factor_scorer, sample_codes
+from latentatlas.analysis.labelling import code_sd, sample_codes
 from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
     MIN_EFFECT,
@@ -48,7 +48,7 @@ from latentatlas.models.predictors import AttributePredictor
 from latentatlas.pipelines.explore.selection import predictor_auc
 from latentatlas.report.figures import heatmap
 from latentatlas.report.html import HtmlReport, format_cell
-from latentatlas.scoring import make_scorer
+from latentatlas.scoring import factor_scorer, make_scorer
 from latentatlas.utils.atomic import atomic_path, atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
@@ -103,15 +103,6 @@ def scorer_description(scorer: Any) -> Any:
         return str(scorer)
     spec = getattr(scorer, "spec", None)
     return spec() if callable(spec) else type(scorer).__name__
-
-
-def _scale(codes: np.ndarray, vector: np.ndarray) -> float:
-    v = vector.astype(np.float64)
-    if v.ndim == 2:
-        v = v.mean(axis=0)
-    v = v / max(np.linalg.norm(v), 1e-12)
-    flat = codes[:, 0] if codes.ndim == 3 else codes
-    return float((flat.astype(np.float64) @ v).std()) or 1.0
 
 
 def discover(
@@ -191,24 +182,9 @@ def discover(
             entry["labels_detail"] = res["labels"][m].to_json()
         per_method[m] = entry
         atomic_write_json(path, {"fingerprint": fp, "result": entry})
-    svm_path = out / "methods" / "svm.json"
-    fp = hash_json({**base_fp, "svm_n": svm_n, "min_effect": min_effect, "v": 2})
-    cached = _read(svm_path)
-    if not svm_n:
-        svm = {"per_factor": {}, "mean_purity": None}
-    elif cached is not None and cached.get("fingerprint") == fp:
-        svm = cached["result"]
-    else:
-        _log(progress, f"svm upper bound on {svm_n} samples")
-        codes, _ = sample_codes(gen, n, seed, truncation_psi)
-        svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
-                                        truncation_psi=truncation_psi, alpha=alpha,
-                                        change="mean", batch_size=batch_size,
-                                        progress=progress, min_effect=min_effect,
-                                        score_sd=score_sd)
-        if svm_dirs is not None:
-            svm_dirs.save(out / "directions" / "svm.safetensors")
-        atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
+    svm = _svm_reference(out, gen, sc, groups, base_fp, svm_n=svm_n, n=n, seed=seed,
+                         truncation_psi=truncation_psi, alpha=alpha, batch_size=batch_size,
+                         min_effect=min_effect, score_sd=score_sd, progress=progress)
     for entry in per_method.values():  # re-summarised: cheap, follows threshold / min_effect
         if "labels_detail" in entry:
             entry.update(summarise(entry["labels_detail"], threshold, min_effect))
@@ -235,6 +211,30 @@ def discover(
                               for m, e in board["methods"].items()})
     _log(progress, f"leaderboard: {out / 'index.html'} ({board['seconds']:.1f} s)")
     return board
+
+
+def _svm_reference(out: Path, gen: Any, sc: Any, groups: dict[str, list[str]],
+                   base_fp: dict[str, Any], *, svm_n: int, n: int, seed: int,
+                   truncation_psi: float, alpha: float, batch_size: int, min_effect: float,
+                   score_sd: Any, progress: bool) -> dict[str, Any]:
+    """The supervised SVM upper bound (``methods/svm.json``, cached by fingerprint)."""
+    if not svm_n:
+        return {"per_factor": {}, "mean_purity": None}
+    svm_path = out / "methods" / "svm.json"
+    fp = hash_json({**base_fp, "svm_n": svm_n, "min_effect": min_effect, "v": 2})
+    cached = _read(svm_path)
+    if cached is not None and cached.get("fingerprint") == fp:
+        return cached["result"]
+    _log(progress, f"svm upper bound on {svm_n} samples")
+    codes, _ = sample_codes(gen, n, seed, truncation_psi)
+    svm, svm_dirs = svm_upper_bound(gen, sc, groups, codes, n=svm_n, seed=seed,
+                                    truncation_psi=truncation_psi, alpha=alpha, change="mean",
+                                    batch_size=batch_size, progress=progress,
+                                    min_effect=min_effect, score_sd=score_sd)
+    if svm_dirs is not None:
+        svm_dirs.save(out / "directions" / "svm.safetensors")
+    atomic_write_json(svm_path, {"fingerprint": fp, "result": svm})
+    return svm
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -267,6 +267,7 @@ def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, A
             title=f"{board['model']}: purity of the best direction per factor",
             colorbar_label="purity")
     codes, space = sample_codes(gen, GRID_ROWS, seed + 1, truncation_psi)
+    labelled, _ = sample_codes(gen, n, seed, truncation_psi)  # alpha is in their sd
     for m, entry in per_method.items():
         if "skipped" in entry:
             continue
@@ -275,7 +276,7 @@ def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, A
             if best["direction"] is None:
                 continue
             walk = dirs[best["direction"]]
-            step = alpha * _scale(codes, walk.vectors[0])
+            step = alpha * code_sd(labelled, walk.vectors[0])
             alphas = np.linspace(-step, step, GRID_STEPS)
             name = f"{m}__{_safe(f)}.png"
             with torch.no_grad():

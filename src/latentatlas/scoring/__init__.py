@@ -19,7 +19,13 @@ from latentatlas.scoring.base import (
     check_scores,
     safe_name,
 )
-from latentatlas.scoring.factors import FactorScorer, factor_columns
+from latentatlas.scoring.factors import (
+    FactorScorer,
+    factor_columns,
+    factor_groups,
+    factor_scorer,
+    ordered_heads,
+)
 from latentatlas.scoring.factory import BUILTIN_SCORERS, PREDICTOR_ALIASES, make_scorer
 from latentatlas.scoring.morphometry import MorphometryScorer, zhang_suen_thinning
 from latentatlas.scoring.pixels import ObjectMomentsScorer, PixelStatsScorer
@@ -41,7 +47,10 @@ __all__ = [
     "ScoringError",
     "check_scores",
     "factor_columns",
+    "factor_groups",
+    "factor_scorer",
     "make_scorer",
+    "ordered_heads",
     "safe_name",
     "zhang_suen_thinning",
 ]

@@ -32,6 +32,7 @@ from latentatlas.scoring import (
     ScoringError,
     factor_columns,
     make_scorer,
+    ordered_heads,
 )
 from latentatlas.scoring.factors import check_channels
 from latentatlas.utils.errors import LatentAtlasError
@@ -171,9 +172,7 @@ def resolve_attributes(predictor: Any, attributes: Sequence[str] | None, *,
     quality, q_source = predictor_quality(model)
     entry = registry.zoo_entry(model.model_folder) if getattr(model, "model_folder", None) else {}
     meta = getattr(model, "model_metadata", None) or {}
-    if ordered is None:
-        ordered = entry.get("ordered", meta.get("ordered_factors", []))
-    ordered = [h for h in ordered if h in model.head_names]
+    ordered = ordered_heads(model, ordered)
     kinds = {h["name"]: h["kind"] for h in model.heads}
     if attributes is None:
         chosen = default_heads(model, aucs, quality, min_auc)

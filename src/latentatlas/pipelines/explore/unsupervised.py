@@ -104,11 +104,12 @@ def _run(run: ExploreRun, bank: BankStage, bounds: BoundaryStage, fp: str, top_k
 
 
 class _Columns:
-    """The explore scorer restricted to the attributes that kept a boundary."""
+    """The explore scorer restricted to the attributes that kept a boundary. It exposes no
+    ``model``: explore's scorers resize images themselves, so the labelling must not refuse a
+    generator whose resolution differs from the predictor's."""
 
     def __init__(self, scorer: Any, cols: list[int], names: list[str]) -> None:
         self.scorer, self.cols, self.names = scorer, cols, list(names)
-        self.model = getattr(scorer, "model", None)
 
     def __call__(self, images: Any) -> Any:
         return self.scorer(images)[:, self.cols]
