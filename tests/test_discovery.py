@@ -167,6 +167,17 @@ def test_ganspace_latent_pca_recovers_planted_axes(estimator):
     np.testing.assert_allclose(gs.lat_stdev_, [3.0, 2.0, 1.2, 0.6], rtol=0.05)
 
 
+def test_ganspace_ipca_uses_every_sample():
+    from latentatlas.directions.ganspace import ipca_chunk_sizes
+
+    assert ipca_chunk_sizes(4_003, 2_000, 8) == [2_000, 2_003]  # the short tail is folded in
+    assert ipca_chunk_sizes(4_010, 2_000, 8) == [2_000, 2_000, 10]
+    assert ipca_chunk_sizes(1_500, 2_000, 8) == [1_500]
+    gs = GANSpace(n_components=D, n_samples=4_003, estimator="ipca", batch_size=2_000,
+                  n_stdev_samples=500).fit(generator=LinearW())
+    assert gs.n_samples_seen_ == 4_003
+
+
 def test_ganspace_activation_variant_recovers_planted_directions():
     g = LinearZ()
     gs = GANSpace(n_components=D, n_samples=5000, estimator="pca").fit(generator=g)

@@ -50,6 +50,16 @@ def _pca(estimator: str, k: int, seed: int, batch_size: int) -> Any:
     return PCA(n_components=k, svd_solver="full")
 
 
+def ipca_chunk_sizes(n: int, chunk: int, k: int) -> list[int]:
+    """Sizes of the IncrementalPCA batches covering all ``n`` samples: ``chunk`` each, a tail
+    shorter than ``k`` rows (too few for a partial fit) folded into the batch before it."""
+    sizes = [min(chunk, n - start) for start in range(0, n, chunk)]
+    if len(sizes) > 1 and sizes[-1] < k:
+        tail = sizes.pop()
+        sizes[-1] += tail
+    return sizes
+
+
 class GANSpace(DirectionFinder):
     """PCA directions of sampled latents or activations (see the module docstring).
 
@@ -187,13 +197,12 @@ class GANSpace(DirectionFinder):
         if self.estimator == "ipca":
             # Chunks of at least max(2000, 3k) rows, as the reference (NB = max(B, 2000, 3c)).
             chunk = max(int(self.batch_size), 2000, 3 * k)
-            for start in tqdm(range(0, n, chunk), desc="ganspace ipca", leave=False,
-                              disable=not self.progress):
-                m = min(chunk, n - start)
-                if m < k:  # IncrementalPCA needs >= k rows per batch: fold the tail in
-                    break
+            for m in tqdm(ipca_chunk_sizes(n, chunk, k), desc="ganspace ipca", leave=False,
+                          disable=not self.progress):
                 pca.partial_fit(self._sample(generator, m, rng, "w", "w"))
+            self.n_samples_seen_ = int(pca.n_samples_seen_)
         else:
+            self.n_samples_seen_ = n
             pca.fit(self._sample(generator, n, rng, "w", "w"))
         comps = fix_signs(pca.components_.astype(np.float64))
         comps /= np.linalg.norm(comps, axis=1, keepdims=True)
