@@ -312,7 +312,7 @@ class LatentDiscovery(DirectionFinder):
             opt_r.step()
             acc = float((logits.argmax(1) == idx).float().mean())
             return {"loss": float(loss.detach()), "ce": float(ce.detach()),
-                    "shift_l1": float(l1.detach()), "accuracy": acc}
+                    "shift_l1": float(l1.detach()), "train_rca": acc}
 
         def eval_fn(_step: int) -> dict[str, float]:
             return self._evaluate(generator, deformator, recon, space, k, seed, bf16)
@@ -324,7 +324,7 @@ class LatentDiscovery(DirectionFinder):
                 optimizers={"deformator": opt_a, "reconstructor": opt_r},
                 n_steps=int(self.n_steps), fingerprint=fingerprint, out_dir=self.out_dir,
                 checkpoint_every=int(self.checkpoint_every), progress=self.progress,
-                desc="latent discovery", running="accuracy", eval_fn=eval_fn,
+                desc="latent discovery", running="train_rca", eval_fn=eval_fn,
                 eval_every=int(self.eval_every),
             )
         finally:
