@@ -214,3 +214,12 @@ def test_registry_entries() -> None:
                       "latentclr": LatentCLR}.items():
         assert DIRECTION_METHODS[name] is cls
         assert cls.fit_requires == ("generator",)
+
+
+def test_a_nan_loss_stops_the_run(tmp_path) -> None:
+    from latentatlas.directions._loop import DiscoveryDivergedError
+
+    G = Function(lambda z: z * float("nan"), 3)
+    with pytest.raises(DiscoveryDivergedError, match="step 0"):
+        OroJaRDiscovery(n_steps=3, progress=False, out_dir=tmp_path).fit(generator=G)
+    assert not list(tmp_path.glob("ckpt-*"))  # nothing written for a diverged step
