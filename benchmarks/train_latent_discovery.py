@@ -7,7 +7,9 @@ learned directions and the held-out RCA under benchmarks/results/.
 Re-running the same command after a kill resumes from the newest checkpoint in ``--run-dir``
 (bit-identical to an uninterrupted run). Outputs: ``results/ld_<model>.safetensors``
 (Directions.save: K unit directions, per-direction held-out accuracy in scores["rca"]) and
-``results/ld_<model>.json`` (RCA, settings, history, environment; a run record).
+``results/ld_<model>.json`` (RCA, settings, history, environment; a run record) and
+``results/ld_<model>_traversals.png``
+(rows: the 8 directions with the best held-out accuracy; columns: shifts -6..6 of one code).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from latentatlas.directions.latent_discovery import LatentDiscovery
+from latentatlas.editing.render import render_edit_grid
 from latentatlas.models.zoo import load
 from latentatlas.utils.runinfo import write_run_record
 
@@ -69,6 +73,12 @@ def main() -> None:
         config={k: v for k, v in finder.get_params().items() if k != "out_dir"}
         | {"model": args.model}, seed=args.seed, metrics=metrics,
         filename=f"ld_{args.model}.json")
+    # Traversals of the 8 best-recognised directions: one code, shifts -6..6 along each.
+    best = np.argsort(-finder.per_direction_rca_, kind="stable")[:8]
+    base = generator.sample(1, finder.space_, rng=args.seed).cpu().numpy()[0]
+    alphas = np.linspace(-6, 6, 9, dtype=np.float32)
+    codes = base[None, None] + alphas[None, :, None] * finder.directions_.vectors[best][:, None]
+    render_edit_grid(generator, codes, finder.space_, out / f"ld_{args.model}_traversals.png")
     print(f"{args.model}: held-out RCA {finder.rca_:.4f} (chance {1.0 / k:.4f}, K={k}) "
           f"in {seconds:.0f} s")
 
