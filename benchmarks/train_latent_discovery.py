@@ -61,11 +61,12 @@ def main() -> None:
     finder.directions_.save(out / f"ld_{args.model}.safetensors")
     k = len(finder.directions_)
     metrics = {
-        "rca_heldout": finder.rca_, "chance": 1.0 / k, "shift_mae_heldout": finder.shift_mae_,
+        "rca_heldout": finder.rca_, "rca_heldout_running_stats": finder.rca_running_stats_,
+        "chance": 1.0 / k, "shift_mae_heldout": finder.shift_mae_,
         "n_directions": k, "space": finder.space_, "bf16": finder.bf16_,
         "seconds_this_sitting": seconds,
-        "rca_history": [{"step": h["step"], "rca": h["rca"]} for h in finder.history_
-                        if "rca" in h],
+        "rca_history": [{k: h[k] for k in ("step", "rca", "rca_running_stats", "train_rca")
+                         if k in h} for h in finder.history_ if "rca" in h],
         "per_direction_rca": finder.per_direction_rca_.tolist(),
     }
     write_run_record(out, command="benchmarks/train_latent_discovery.py " + " ".join(

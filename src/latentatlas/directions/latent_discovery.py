@@ -17,6 +17,7 @@ images), ``"resnet"`` (a small ResNet, for 64 px and up), ``"auto"`` picks by re
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -185,7 +186,9 @@ class LatentDiscovery(DirectionFinder):
         checkpoint_every: steps between checkpoints. progress: a bar with the running RCA.
 
     Fitted attributes: ``directions_`` (K unit directions in ``space_``, named ``ld0``...,
-    ``scores["rca"]`` the held-out accuracy per direction), ``rca_`` (held-out RCA),
+    ``scores["rca"]`` the held-out accuracy per direction), ``rca_`` (held-out RCA, the
+    reference protocol: R's batch normalisation on each held-out batch; ``rca_running_stats_``
+    with R in eval mode),
     ``shift_mae_`` (held-out mean |eps_hat - eps|), ``matrix_`` (A, [d, K]), ``deformator_``,
     ``reconstructor_``, ``history_``.
     """
@@ -337,6 +340,7 @@ class LatentDiscovery(DirectionFinder):
         self.history_ = history
         self.rca_ = float(final["rca"])
         self.shift_mae_ = float(final["shift_mae"])
+        self.rca_running_stats_ = float(final.get("rca_running_stats", float("nan")))
         self.per_direction_rca_ = np.asarray(self._last_per_direction, dtype=np.float64)
         self.deformator_ = deformator.eval()
         self.reconstructor_ = recon.eval()
@@ -348,16 +352,24 @@ class LatentDiscovery(DirectionFinder):
             matrix.T, space=space, names=[f"ld{i}" for i in range(k)],
             method="latent_discovery", normalize=True,
             scores={"rca": self.per_direction_rca_, "column_norm": norms},
-            metadata={"rca": self.rca_, "shift_mae": self.shift_mae_, "deformator":
+            metadata={"rca": self.rca_, "rca_running_stats": self.rca_running_stats_,
+                      "shift_mae": self.shift_mae_, "deformator":
                       self.deformator, "steps": int(self.n_steps), "seed": seed,
                       "eval_pairs": int(self.eval_pairs)},
         )
         return self
 
     def _evaluate(self, generator, deformator, recon, space, k, seed, bf16) -> dict[str, float]:
-        """Held-out RCA: fresh pairs from seeds never used in training, R in eval mode."""
+        """Held-out RCA on fresh pairs from seeds never used in training.
+
+        ``rca``: the reference protocol (its ``validate_classifier`` leaves R in training mode):
+        batch normalisation with the statistics of each held-out batch of ``batch_size`` pairs
+        (on a copy of R, so the running statistics are untouched). ``rca_running_stats``: R in
+        eval mode (running statistics), for comparison.
+        """
+        batch_stats = copy.deepcopy(recon).train()
         recon.eval()
-        correct = torch.zeros(k)
+        correct = torch.zeros(2, k)
         count = torch.zeros(k)
         mae = 0.0
         done = 0
@@ -368,15 +380,17 @@ class LatentDiscovery(DirectionFinder):
                 g = step_generator(seed, b // batch, phase=_EVAL_PHASE)
                 pair, idx, eps = self._pair(generator, deformator, space, n, k, g, bf16)
                 with bf16_context(bf16):
-                    logits, eps_hat = recon(pair)
-                hit = (logits.float().argmax(1) == idx).float()
-                correct.index_add_(0, idx, hit)
+                    logits, eps_hat = batch_stats(pair)
+                    logits_run, _ = recon(pair)
+                for row, lg in enumerate((logits, logits_run)):
+                    correct[row].index_add_(0, idx, (lg.float().argmax(1) == idx).float())
                 count.index_add_(0, idx, torch.ones(n))
                 mae += float((eps_hat.float() - eps).abs().sum())
                 done += n
         recon.train()
-        self._last_per_direction = (correct / count.clamp_min(1)).tolist()
-        return {"rca": float(correct.sum() / done), "shift_mae": mae / done}
+        self._last_per_direction = (correct[0] / count.clamp_min(1)).tolist()
+        return {"rca": float(correct[0].sum() / done), "shift_mae": mae / done,
+                "rca_running_stats": float(correct[1].sum() / done)}
 
     def score(self, X: Any = None, y: Any = None) -> float:
         """The held-out RCA of the fitted run (higher is better)."""
