@@ -22,6 +22,9 @@ from latentatlas.directions.conditional import (
 )
 from latentatlas.directions.finder import FIT_INPUTS, DirectionFinder
 from latentatlas.directions.ganspace import GANSpace
+from latentatlas.directions.jacobian import HessianDiscovery, OroJaRDiscovery
+from latentatlas.directions.latent_discovery import LatentDiscovery
+from latentatlas.directions.latentclr import LatentCLR
 from latentatlas.directions.registry import DIRECTION_METHODS, make_method, method_class
 from latentatlas.directions.sefa import SeFa
 from latentatlas.directions.stylespace import StyleSpace
@@ -38,6 +41,10 @@ from latentatlas.directions.walks import (
 
 __all__ = [
     "DIRECTION_METHODS",
+    "HessianDiscovery",
+    "LatentCLR",
+    "LatentDiscovery",
+    "OroJaRDiscovery",
     "FIT_INPUTS",
     "GANSpace",
     "SeFa",

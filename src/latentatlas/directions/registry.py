@@ -13,6 +13,9 @@ from typing import Any
 
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.ganspace import GANSpace
+from latentatlas.directions.jacobian import HessianDiscovery, OroJaRDiscovery
+from latentatlas.directions.latent_discovery import LatentDiscovery
+from latentatlas.directions.latentclr import LatentCLR
 from latentatlas.directions.sefa import SeFa
 from latentatlas.directions.stylespace import StyleSpace
 from latentatlas.directions.svm import SVMBoundary
@@ -24,6 +27,10 @@ DIRECTION_METHODS: dict[str, type[DirectionFinder]] = {
     "sefa": SeFa,
     "ganspace": GANSpace,
     "stylespace": StyleSpace,
+    "ld": LatentDiscovery,
+    "hp": HessianDiscovery,
+    "orojar": OroJaRDiscovery,
+    "latentclr": LatentCLR,
 }
 
 
