@@ -326,3 +326,23 @@ def test_steer_bad_inputs_are_one_line_errors():
         Steerability("zoom", walk="spline").fit(generator=BlobGenerator(), rng=0)
     with pytest.raises(OptionError, match="space"):
         Steerability("zoom", space="w").fit(generator=BlobGenerator(), rng=0)
+
+
+def test_colourfulness_is_a_differentiable_assessor():
+    from latentatlas.scoring.pixels import ColourfulnessScorer
+
+    s = ColourfulnessScorer()
+    red = torch.zeros(1, 3, 4, 4)
+    red[:, 0] = 1.0
+    red[:, 1:] = -1.0
+    assert float(s(red)[0, 0]) == pytest.approx(0.3 * np.hypot(1.0, 0.5), abs=1e-5)
+    assert float(s(torch.zeros(1, 3, 4, 4))[0, 0]) == pytest.approx(0.0, abs=1e-5)
+    x = torch.zeros(2, 3, 4, 4, requires_grad=True)
+    s(x).sum().backward()
+    assert torch.isfinite(x.grad).all()
+    # Half red, half green: the spread term.
+    img = -torch.ones(1, 3, 2, 2)
+    img[:, 0, 0] = 1.0
+    img[:, 1, 1] = 1.0
+    sd = 1.0  # rg = +-1 (sd 1, mean 0); yb = 0.5 everywhere (sd 0, mean 0.5)
+    assert float(s(img)[0, 0]) == pytest.approx(sd + 0.3 * 0.5, abs=1e-5)

@@ -57,6 +57,10 @@ def build_scorer(name: str, column: str, channels: int) -> Any:
     from latentatlas.scoring.base import ScoringError
     from latentatlas.scoring.predictor import PredictorScorer
 
+    if name == "pixel" and column == "colourfulness":
+        from latentatlas.scoring.pixels import ColourfulnessScorer
+
+        return make_scorer(ColourfulnessScorer(), clamp="display")
     scorer = make_scorer(name, channels=channels, clamp="display")
     if isinstance(scorer, PredictorScorer) and column not in scorer.names:
         factors, _ = factor_scorer(scorer)
