@@ -121,9 +121,9 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
                  command: str = "ganalyze") -> dict[str, Any]:
     """Train GANalyze toward ``assessor`` ('SCORER:COLUMN') on ``model``; measure bigger_step and
     iterative curves and the side-effect table (every column of the assessor's scorer)."""
-    import latentatlas
     from latentatlas.analysis.ganalyze import ganalyze_curve
     from latentatlas.directions.ganalyze import GANalyze
+    from latentatlas.models.zoo import load as load_model
     from latentatlas.utils.runinfo import write_run_record
 
     out = Path(out)
@@ -131,7 +131,7 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
     if done is not None:
         return done
     scorer_name, column = split_spec(assessor, "--assessor")
-    generator = latentatlas.load(model).eval()
+    generator = load_model(model).eval()
     scorer = build_scorer(scorer_name, column, generator.img_channels)
     side = side_scorer_of(model, generator.img_channels)
     eval_scorer = scorer
@@ -187,16 +187,16 @@ def run_steer(model: str, transform: str, out: str | os.PathLike, *, walk: str =
     """Train a steerability walk for ``transform`` on ``model``; measure the achieved-vs-target
     curve with ``measure`` ('SCORER:COLUMN', default per transform), the steerability score and
     the side effects on the model's predictor factors."""
-    import latentatlas
     from latentatlas.analysis.steerability import steerability_curve
     from latentatlas.directions.steerability import Steerability, check_transform
+    from latentatlas.models.zoo import load as load_model
     from latentatlas.utils.runinfo import write_run_record
 
     out = Path(out)
     done = _finished(out)
     if done is not None:
         return done
-    generator = latentatlas.load(model).eval()
+    generator = load_model(model).eval()
     check_transform(transform, generator)
     measure = measure or DEFAULT_MEASURES[transform]
     m_name, m_col = split_spec(measure, "--measure")
