@@ -26,13 +26,15 @@ STEER = {
     "shapes3d_zoom_linear": dict(model="shapes3d", transform="zoom", walk="linear", steps=400,
                                  batch_size=8, lr=0.01, measure="shapes3d:scale"),
     "celeba64_color_linear": dict(model="celeba64", transform="color", walk="linear",
-                                  steps=200, batch_size=8, lr=0.01),
+                                  steps=800, batch_size=8, lr=0.01),
 }
 GANALYZE = {
-    "celeba64_ganalyze_smiling": dict(model="celeba64", assessor="celeba:Smiling", steps=120,
+    "celeba64_ganalyze_smiling_logits": dict(model="celeba64", assessor="celeba:Smiling",
+                                             logits=True, steps=600, batch_size=8, lr=0.01),
+    "celeba64_ganalyze_smiling": dict(model="celeba64", assessor="celeba:Smiling", steps=1500,
                                       batch_size=8, lr=0.02),
     "celeba64_ganalyze_brightness": dict(model="celeba64", assessor="pixel:brightness",
-                                         steps=120, batch_size=8, lr=0.02),
+                                         steps=600, batch_size=8, lr=0.02),
 }
 ORDER = ["dsprites_shift_x_linear", "dsprites_zoom_linear", "celeba64_ganalyze_smiling",
          "celeba64_ganalyze_brightness", "dsprites_shift_x_nonlinear", "shapes3d_zoom_linear",

@@ -65,6 +65,8 @@ def test_walk_cli_bad_input_is_one_line(tmp_path):
         (["ganalyze", "--model", "dsprites", "--assessor", "brightness"], "SCORER:COLUMN"),
         (["steer", "--model", "dsprites", "--transform", "zoom", "--measure", "moments:nope"],
          "unknown column"),
+        (["ganalyze", "--model", "dsprites", "--assessor", "pixel:brightness", "--logits"],
+         "logits apply to predictor"),
     ]
     for args, msg in cases:
         res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "x"), "--steps", "1",
@@ -72,3 +74,12 @@ def test_walk_cli_bad_input_is_one_line(tmp_path):
         assert res.exit_code != 0
         err = res.output.strip().splitlines()
         assert len(err) == 1 and msg in err[0], res.output
+
+
+def test_ganalyze_cli_predictor_logits(tmp_path):
+    out = tmp_path / "l"
+    res = _run(["ganalyze", "--model", "dsprites", "--assessor", "dsprites:scale_0", "--logits",
+                "--out", str(out), "--steps", "2", "--n-eval", "4", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["logits"] is True and results["assessor"] == "dsprites:scale_0"

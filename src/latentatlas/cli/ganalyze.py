@@ -24,13 +24,15 @@ from latentatlas.cli._app import main
 @click.option("--class-dependent", is_flag=True, help="One theta per class (conditional G).")
 @click.option("--alpha", type=float, default=0.1, show_default=True,
               help="Test step: bigger_step and iterative with k = -3..3.")
+@click.option("--logits", is_flag=True,
+              help="A predictor assessor in logit units (probabilities saturate).")
 @click.option("--n-eval", type=click.IntRange(2), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(0), default=1, show_default=True,
               help="torch CPU threads; 0 keeps torch's default.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def ganalyze(model_name, assessor, out, space, steps, batch_size, lr, alpha_max, class_dependent,
-             alpha, n_eval, seed, threads, no_progress) -> None:
+             alpha, logits, n_eval, seed, threads, no_progress) -> None:
     """GANalyze: T(z, a) = z + a theta trained so the assessor's score moves by a."""
     from latentatlas.pipelines.walks import run_ganalyze
     from latentatlas.utils.errors import LatentAtlasError
@@ -42,7 +44,8 @@ def ganalyze(model_name, assessor, out, space, steps, batch_size, lr, alpha_max,
     try:
         res = run_ganalyze(model_name, assessor, out, space=space, steps=steps,
                            batch_size=batch_size, lr=lr, alpha_max=alpha_max,
-                           class_dependent=class_dependent, alpha=alpha, n_eval=n_eval,
+                           class_dependent=class_dependent, alpha=alpha, logits=logits,
+                           n_eval=n_eval,
                            seed=seed, progress=not no_progress)
     except LatentAtlasError as e:
         raise click.ClickException(str(e)) from e

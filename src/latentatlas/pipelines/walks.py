@@ -49,9 +49,10 @@ def split_spec(spec: str, what: str) -> tuple[str, str]:
     return scorer, column
 
 
-def build_scorer(name: str, column: str, channels: int) -> Any:
+def build_scorer(name: str, column: str, channels: int, logits: bool = False) -> Any:
     """A scorer by name with ``column`` (a one-line error when it has none); a predictor gives
-    its per-factor columns (scale, posX, orientation, ...) when ``column`` is one of them."""
+    its per-factor columns (scale, posX, orientation, ...) when ``column`` is one of them, or
+    its raw logits with ``logits``."""
     from latentatlas.analysis.labelling import factor_scorer
     from latentatlas.scoring import make_scorer
     from latentatlas.scoring.base import ScoringError
@@ -62,6 +63,10 @@ def build_scorer(name: str, column: str, channels: int) -> Any:
 
         return make_scorer(ColourfulnessScorer(), clamp="display")
     scorer = make_scorer(name, channels=channels, clamp="display")
+    if logits:
+        if not isinstance(scorer, PredictorScorer):
+            raise ScoringError(f"logits apply to predictor assessors; {name} is not one")
+        scorer = PredictorScorer(scorer.model, output="logits", clamp="display")
     if isinstance(scorer, PredictorScorer) and column not in scorer.names:
         factors, _ = factor_scorer(scorer)
         if column in factors.names:
@@ -117,7 +122,7 @@ def _strip_figure(out: Path, title: str, amounts: Any, curves: list[tuple[str, A
 def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: str = "z",
                  steps: int = 500, batch_size: int = 8, lr: float = 1e-3,
                  alpha_max: float = 0.5, class_dependent: bool = False, alpha: float = 0.1,
-                 n_eval: int = 64, seed: int = 0, progress: bool = True,
+                 logits: bool = False, n_eval: int = 64, seed: int = 0, progress: bool = True,
                  command: str = "ganalyze") -> dict[str, Any]:
     """Train GANalyze toward ``assessor`` ('SCORER:COLUMN') on ``model``; measure bigger_step and
     iterative curves and the side-effect table (every column of the assessor's scorer)."""
@@ -132,7 +137,7 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
         return done
     scorer_name, column = split_spec(assessor, "--assessor")
     generator = load_model(model).eval()
-    scorer = build_scorer(scorer_name, column, generator.img_channels)
+    scorer = build_scorer(scorer_name, column, generator.img_channels, logits)
     side = side_scorer_of(model, generator.img_channels)
     eval_scorer = scorer
     if not set(side.names) & set(scorer.names):
@@ -141,7 +146,8 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
         eval_scorer = CombinedScorer([scorer, side])
     config = {"model": model, "assessor": assessor, "space": space, "steps": steps,
               "batch_size": batch_size, "lr": lr, "alpha_max": alpha_max,
-              "class_dependent": class_dependent, "alpha": alpha, "n_eval": n_eval}
+              "class_dependent": class_dependent, "alpha": alpha, "logits": logits,
+              "n_eval": n_eval}
     t0 = time.process_time()
     finder = GANalyze(column, space=space, steps=steps, batch_size=batch_size, lr=lr,
                       alpha_max=alpha_max, class_dependent=class_dependent,
