@@ -346,3 +346,12 @@ def test_colourfulness_is_a_differentiable_assessor():
     img[:, 1, 1] = 1.0
     sd = 1.0  # rg = +-1 (sd 1, mean 0); yb = 0.5 everywhere (sd 0, mean 0.5)
     assert float(s(img)[0, 0]) == pytest.approx(sd + 0.3 * 0.5, abs=1e-5)
+
+
+def test_training_leaves_the_generator_trainable_flags_alone():
+    gen = ToyGenerator()
+    gen.extra = torch.nn.Linear(2, 2)  # a trainable parameter
+    flat = CallableScorer(lambda x: x.flatten(1)[:, :1], ["p0"], differentiable=True)
+    GANalyze("p0", steps=1).fit(generator=gen, scorer=flat, rng=0)
+    Steerability("shift_x", steps=1).fit(generator=gen, rng=0)
+    assert all(p.requires_grad for p in gen.extra.parameters())

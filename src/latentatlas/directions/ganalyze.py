@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentatlas.directions._trainloop import train_walk, uniform
+from latentatlas.directions._trainloop import frozen, train_walk, uniform
 from latentatlas.directions.base import SPACES, Directions
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.walks import _alpha, _as_tensor, _back
@@ -195,8 +195,6 @@ class GANalyze(DirectionFinder):
                 g = torch.Generator().manual_seed(seed)
                 walk.theta.copy_(self.init_scale * torch.randn(walk.theta.shape, generator=g))
         walk.to(generator.device)
-        for p in generator.parameters():
-            p.requires_grad_(False)
 
         def loss_fn(gen: torch.Generator) -> torch.Tensor:
             x, c = sample_codes(generator, self.batch_size, self.space, gen)
@@ -207,9 +205,11 @@ class GANalyze(DirectionFinder):
             out = scorer(synth(generator, moved, self.space, c))[:, col]
             return torch.mean((out - (base + a)) ** 2)
 
-        self.losses_ = train_walk(walk, loss_fn, steps=self.steps, lr=self.lr, seed=seed,
-                                  checkpoint=self.checkpoint, progress=self.progress,
-                                  desc=f"ganalyze {scorer.names[col]}")
+        model = getattr(scorer, "model", None)
+        with frozen(generator), frozen(model if isinstance(model, nn.Module) else nn.Module()):
+            self.losses_ = train_walk(walk, loss_fn, steps=self.steps, lr=self.lr, seed=seed,
+                                      checkpoint=self.checkpoint,
+                                      progress=self.progress, desc=f"ganalyze {scorer.names[col]}")
         walk.eval()
         self.walk_ = walk
         self.assessor_name_ = str(scorer.names[col])

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentatlas.directions._trainloop import train_walk, uniform
+from latentatlas.directions._trainloop import frozen, train_walk, uniform
 from latentatlas.directions.base import SPACES, Directions
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.ganalyze import renormalize, sample_codes, synth
@@ -308,8 +308,6 @@ class Steerability(DirectionFinder):
         amax = float(self.alpha_max or default_max)
         seed = int(rng) if isinstance(rng, (int, np.integer)) else 0
         walk = self.make_walk(generator, seed).to(generator.device)
-        for p in generator.parameters():
-            p.requires_grad_(False)
         bs = self.batch_size
 
         def loss_fn(gen: torch.Generator) -> torch.Tensor:
@@ -325,9 +323,11 @@ class Steerability(DirectionFinder):
             out = synth(generator, walk.walk(x, a.to(x.device)), self.space, c)
             return masked_l2(out, target, mask)
 
-        self.losses_ = train_walk(walk, loss_fn, steps=self.steps, lr=self.lr, seed=seed,
-                                  checkpoint=self.checkpoint, progress=self.progress,
-                                  desc=f"steer {self.transform} ({self.walk})")
+        with frozen(generator):
+            self.losses_ = train_walk(walk, loss_fn, steps=self.steps, lr=self.lr, seed=seed,
+                                      checkpoint=self.checkpoint,
+                                      progress=self.progress,
+                                      desc=f"steer {self.transform} ({self.walk})")
         walk.eval()
         self.walk_ = walk
         self.directions_ = self._directions(generator, walk, amax, seed)
