@@ -23,6 +23,8 @@ STEER = {
                                  steps=600, batch_size=16, lr=0.01),
     "dsprites_shift_x_nonlinear": dict(model="dsprites", transform="shift_x", walk="nonlinear",
                                        steps=400, batch_size=16, lr=1e-3, n_steps=5),
+    "dsprites_rotate_linear": dict(model="dsprites", transform="rotate", walk="linear",
+                                   steps=600, batch_size=16, lr=0.01),
     "shapes3d_zoom_linear": dict(model="shapes3d", transform="zoom", walk="linear", steps=400,
                                  batch_size=8, lr=0.01, measure="shapes3d:scale"),
     "celeba64_color_linear": dict(model="celeba64", transform="color", walk="linear",
@@ -38,7 +40,7 @@ GANALYZE = {
 }
 ORDER = ["dsprites_shift_x_linear", "dsprites_zoom_linear", "celeba64_ganalyze_smiling",
          "celeba64_ganalyze_brightness", "dsprites_shift_x_nonlinear", "shapes3d_zoom_linear",
-         "celeba64_color_linear"]
+         "celeba64_color_linear", "dsprites_rotate_linear"]
 
 
 def summary(name: str, res: dict) -> dict:

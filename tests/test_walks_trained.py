@@ -355,3 +355,10 @@ def test_training_leaves_the_generator_trainable_flags_alone():
     GANalyze("p0", steps=1).fit(generator=gen, scorer=flat, rng=0)
     Steerability("shift_x", steps=1).fit(generator=gen, rng=0)
     assert all(p.requires_grad for p in gen.extra.parameters())
+
+
+def test_orientation_changes_are_wrapped():
+    from latentatlas.analysis.steerability import _wrap
+
+    np.testing.assert_allclose(_wrap(np.array([170.0, -170.0, 30.0, 90.0]), 180.0),
+                               [-10.0, 10.0, 30.0, -90.0])

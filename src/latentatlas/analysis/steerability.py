@@ -69,6 +69,12 @@ def steerability_score(alphas: Any, target: Any, achieved: Any, tol: float = 0.2
             "range": [float(a[lo]), float(a[hi])], "reach_fraction": reach, "tolerance": tol}
 
 
+def _wrap(delta: np.ndarray, period: float | None) -> np.ndarray:
+    if period is None:
+        return delta
+    return (delta + period / 2) % period - period / 2
+
+
 def steerability_curve(
     generator: Any,
     walk: Any,
@@ -83,10 +89,13 @@ def steerability_curve(
     seed: int = 0,
     batch_size: int = 32,
     tol: float = 0.25,
+    period: float | None = None,
 ) -> dict[str, Any]:
     """The achieved-vs-target curve of ``walk`` for ``transform`` over ``alphas`` (see the
     module docstring). ``measure``: a scorer; ``column``: its column (name or index) that the
     transform moves. ``side_scorer``: a scorer whose columns are reported as side effects.
+    ``period``: the measure is an angle of this period (180 for an axis orientation in
+    degrees): each sample's change is wrapped to [-period/2, period/2) before averaging.
     Colour amounts are applied to every channel (a brightness change)."""
     fn, _, _ = get_transform(transform)
     space = space or getattr(walk, "space", "z")
@@ -105,8 +114,8 @@ def steerability_curve(
             target, mask = fn(base, float(a))
             moved = _synth(generator, walk.walk(x, float(a)), space, c, batch_size)
             l2 = float(masked_l2(moved, target, mask))
-        mt = _score(measure, target, batch_size)[:, col] - m0
-        mh = _score(measure, moved, batch_size)[:, col] - m0
+        mt = _wrap(_score(measure, target, batch_size)[:, col] - m0, period)
+        mh = _wrap(_score(measure, moved, batch_size)[:, col] - m0, period)
         rows.append({"alpha": float(a), "target": float(mt.mean()), "achieved": float(mh.mean()),
                      "achieved_sd": float(mh.std()), "target_sd": float(mt.std()),
                      "masked_l2": l2})

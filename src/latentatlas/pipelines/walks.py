@@ -220,7 +220,9 @@ def run_steer(model: str, transform: str, out: str | os.PathLike, *, walk: str =
     grid = DEFAULT_GRIDS[transform]
     res = steerability_curve(generator, finder.walk_, transform, grid, m_scorer, m_col,
                              side_scorer=side_scorer_of(model, generator.img_channels),
-                             space=space, n=n_eval, seed=seed + 1, tol=tol)
+                             space=space, n=n_eval, seed=seed + 1, tol=tol,
+                             period=180.0 if m_col == "orientation" and m_name == "moments"
+                             else None)
     res["side_effects"] = res.get("side_effects", [])[:12]
     results = {"method": "steerability", **config, "cpu_seconds_train": round(cpu_train, 1),
                "loss_first": finder.losses_[0], "loss_last_mean": float(np.mean(
