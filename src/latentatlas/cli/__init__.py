@@ -11,12 +11,14 @@ from latentatlas.cli import convert  # noqa: E402,F401  isort: skip
 from latentatlas.cli import data  # noqa: E402,F401  isort: skip
 from latentatlas.cli import discover  # noqa: E402,F401  isort: skip
 from latentatlas.cli import explore  # noqa: E402,F401  isort: skip
+from latentatlas.cli import ganalyze  # noqa: E402,F401  isort: skip
 from latentatlas.cli import generate  # noqa: E402,F401  isort: skip
 from latentatlas.cli import invert  # noqa: E402,F401  isort: skip
 from latentatlas.cli import metrics  # noqa: E402,F401  isort: skip
 from latentatlas.cli import predictors  # noqa: E402,F401  isort: skip
 from latentatlas.cli import quality  # noqa: E402,F401  isort: skip
 from latentatlas.cli import sample  # noqa: E402,F401  isort: skip
+from latentatlas.cli import steer  # noqa: E402,F401  isort: skip
 from latentatlas.cli import tour  # noqa: E402,F401  isort: skip
 from latentatlas.cli import studio  # noqa: E402,F401  isort: skip
 from latentatlas.cli import train  # noqa: E402,F401  isort: skip

@@ -1,8 +1,9 @@
 """Latent directions: the :class:`Directions` object, the two protocols every method follows
 (the :class:`DirectionFinder` estimator and the :class:`Walk`), InterFaceGAN / HiGAN SVM
 boundaries, the reference :class:`NonlinearWalk`, conditional boundaries and entanglement
-measures. Importing this package registers :class:`NonlinearWalk` for ``latentatlas.load``.
-HiGAN's layer-wise re-scoring needs editing, so it sits a floor up, in
+measures, and the trained walks (GANalyze, steerability). Importing this package registers
+the walk classes (:class:`NonlinearWalk`, the GANalyze and steerability walks) for
+``latentatlas.load``. HiGAN's layer-wise re-scoring needs editing, so it sits a floor up, in
 :mod:`latentatlas.analysis.hierarchy`."""
 
 from latentatlas.directions.base import (
@@ -21,12 +22,19 @@ from latentatlas.directions.conditional import (
     score_change_matrix,
 )
 from latentatlas.directions.finder import FIT_INPUTS, DirectionFinder
+from latentatlas.directions.ganalyze import GANalyze, GANalyzeTransformer
 from latentatlas.directions.ganspace import GANSpace
 from latentatlas.directions.jacobian import HessianDiscovery, OroJaRDiscovery
 from latentatlas.directions.latent_discovery import LatentDiscovery
 from latentatlas.directions.latentclr import LatentCLR
 from latentatlas.directions.registry import DIRECTION_METHODS, make_method, method_class
 from latentatlas.directions.sefa import SeFa
+from latentatlas.directions.steerability import (
+    TRANSFORMS,
+    LinearSteerWalk,
+    NonlinearSteerWalk,
+    Steerability,
+)
 from latentatlas.directions.stylespace import StyleSpace
 from latentatlas.directions.svm import SVMBoundary
 from latentatlas.directions.walks import (
@@ -40,6 +48,12 @@ from latentatlas.directions.walks import (
 )
 
 __all__ = [
+    "GANalyze",
+    "GANalyzeTransformer",
+    "LinearSteerWalk",
+    "NonlinearSteerWalk",
+    "Steerability",
+    "TRANSFORMS",
     "DIRECTION_METHODS",
     "HessianDiscovery",
     "LatentCLR",

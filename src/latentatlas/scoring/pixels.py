@@ -85,6 +85,29 @@ class PixelStatsScorer(BaseScorer):
         return {**super().spec(), "channels": self.channels}
 
 
+class ColourfulnessScorer(BaseScorer):
+    """Hasler and Suesstrunk's colourfulness (2003), a differentiable torch expression on RGB in
+    [0, 1] (the paper's 0-255 values divided by 255): with rg = R - G and yb = (R + G) / 2 - B
+    over the pixels, ``sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)`` (population
+    sd). Grey images give 0. One column, ``colourfulness``."""
+
+    names = ["colourfulness"]
+    channels = 3
+
+    def __init__(self) -> None:
+        self.names = list(ColourfulnessScorer.names)
+
+    def _score(self, images: torch.Tensor) -> torch.Tensor:
+        u = to_unit(images.float())
+        r, g, b = u.unbind(1)
+        rg = (r - g).flatten(1)
+        yb = (0.5 * (r + g) - b).flatten(1)
+        eps = 1e-12  # keeps the square roots differentiable at 0
+        sd = torch.sqrt(rg.var(1, correction=0) + yb.var(1, correction=0) + eps)
+        mean = torch.sqrt(rg.mean(1) ** 2 + yb.mean(1) ** 2 + eps)
+        return (sd + 0.3 * mean)[:, None]
+
+
 class ObjectMomentsScorer(BaseScorer):
     """Centroid, area and orientation of the foreground (see the module docstring).
 
