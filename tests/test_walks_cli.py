@@ -83,3 +83,10 @@ def test_ganalyze_cli_predictor_logits(tmp_path):
     assert res.exit_code == 0, res.output
     results = json.loads((out / "results.json").read_text())
     assert results["logits"] is True and results["assessor"] == "dsprites:scale_0"
+
+
+def test_side_effects_of_a_generator_outside_the_zoo_are_pixel_statistics():
+    from latentatlas.pipelines.walks import side_scorer_of
+
+    scorer = side_scorer_of("/nonexistent/user_model", channels=1)
+    assert "brightness" in scorer.names

@@ -36,8 +36,6 @@ DEFAULT_GRIDS = {
     "rotate": np.linspace(-1.5, 1.5, 13),
     "color": np.linspace(-1.0, 1.0, 9),
 }
-PREDICTOR_OF_MODEL = {"celeba64": "celeba", "dsprites": "dsprites", "shapes3d": "shapes3d",
-                      "mnist": "mnist"}
 
 
 def split_spec(spec: str, what: str) -> tuple[str, str]:
@@ -53,8 +51,7 @@ def build_scorer(name: str, column: str, channels: int, logits: bool = False) ->
     """A scorer by name with ``column`` (a one-line error when it has none); a predictor gives
     its per-factor columns (scale, posX, orientation, ...) when ``column`` is one of them, or
     its raw logits with ``logits``."""
-    from latentatlas.analysis.labelling import factor_scorer
-    from latentatlas.scoring import make_scorer
+    from latentatlas.scoring import factor_scorer, make_scorer
     from latentatlas.scoring.base import ScoringError
     from latentatlas.scoring.predictor import PredictorScorer
 
@@ -78,12 +75,12 @@ def build_scorer(name: str, column: str, channels: int, logits: bool = False) ->
 
 def side_scorer_of(model: str, channels: int) -> Any:
     """The model's predictor as factor columns, or the pixel statistics."""
-    key = PREDICTOR_OF_MODEL.get(str(model))
-    if key is None:
-        return build_scorer("pixel", channels)
-    from latentatlas.analysis.labelling import factor_scorer
-    from latentatlas.scoring import make_scorer
+    from latentatlas.io.registry import zoo_entry
+    from latentatlas.scoring import factor_scorer, make_scorer
 
+    key = zoo_entry(model).get("predictor")  # the zoo's pairing, as explore's
+    if key is None:  # a user's generator: the pixel statistics
+        return make_scorer("pixel", channels=channels, clamp="display")
     return factor_scorer(make_scorer(key, clamp="display"))[0]
 
 
