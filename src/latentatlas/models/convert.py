@@ -456,18 +456,24 @@ def convert_with_record(
     out_folder: str | os.PathLike,
     network: str | None = None,
     command_line: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, str | None]:
     """:func:`convert`, then write run.json into the folder (``command_line``, source, network,
     detected format and constructor kwargs): what ``latentatlas convert`` does. Returns the
-    folder and the source format."""
-    folder = convert(path, out_folder, network)
-    config = read_config(folder)
-    source_format = config["metadata"].get("source_format")
-    write_run_record(
-        folder,
-        command="convert",
-        config={"command_line": command_line, "checkpoint": str(path), "network": network,
-                "out": str(folder)},
-        metrics={"source_format": source_format, "kwargs": config["kwargs"]},
-    )
+    folder and the source format. An existing, non-empty ``out_folder`` is refused unless
+    ``overwrite``; the folder is written beside and swapped in whole."""
+    from latentatlas.utils.outputs import replacing_folder
+
+    folder = Path(out_folder)
+    with replacing_folder(folder, overwrite, what="model folder") as staging:
+        convert(path, staging, network)
+        config = read_config(staging)
+        source_format = config["metadata"].get("source_format")
+        write_run_record(
+            staging,
+            command="convert",
+            config={"command_line": command_line, "checkpoint": str(path), "network": network,
+                    "out": str(folder)},
+            metrics={"source_format": source_format, "kwargs": config["kwargs"]},
+        )
     return folder, source_format
