@@ -11,7 +11,7 @@ import torch
 from latentatlas.analysis.bank import Z_BLOCK, Bank, sample_bank, sample_latents
 from latentatlas.models.base import Generator
 from latentatlas.scoring import BaseScorer, CallableScorer, PixelStatsScorer, ScoringError
-from latentatlas.utils.errors import DataError
+from latentatlas.utils.errors import DataError, OutputExistsError
 
 
 class TinyGenerator(Generator):
@@ -143,7 +143,7 @@ def test_resume_after_crash_equals_uninterrupted(tmp_path):
     again = FlakyScorer()
     sample_bank(g, again, out=tmp_path / "r", **kw)
     assert again.calls == 0
-    with pytest.raises(DataError, match="other settings"):
+    with pytest.raises(OutputExistsError, match="other settings"):
         sample_bank(g, FlakyScorer(), out=tmp_path / "r", **{**kw, "seed": 6})
 
 

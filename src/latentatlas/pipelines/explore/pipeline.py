@@ -42,6 +42,7 @@ from latentatlas.pipelines.explore.stages import (
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
+from latentatlas.utils.outputs import claim_folder
 from latentatlas.utils.runinfo import write_run_record
 
 
@@ -65,6 +66,7 @@ def explore(
     chosen_ratio: float | None = None,
     min_auc: float = MIN_AUC,
     batch_size: int | None = None,
+    overwrite: bool = False,
 ) -> ExploreResult:
     """Run the main job (see the module docstring) and write everything into ``out``.
 
@@ -89,6 +91,8 @@ def explore(
         chosen_ratio: SVM positives/negatives fraction (default :func:`auto_chosen_ratio`).
         min_auc: AUC threshold of the default attribute selection.
         batch_size: synthesis / scoring batch size (default 64).
+        overwrite: replace an ``out`` that holds a run of another generator or predictor
+            (refused otherwise: the weight digests identify them).
 
     Returns:
         An :class:`ExploreResult`.
@@ -101,6 +105,9 @@ def explore(
                       space=space, attributes=attributes, quick=quick, progress=progress,
                       focus=focus, conditions=conditions, chosen_ratio=chosen_ratio,
                       min_auc=min_auc)
+    claim_folder(run.out, {k: run.config[k] for k in ("model_fingerprint",
+                                                       "predictor_fingerprint")},
+                 overwrite, what="explore run of this generator and predictor")
     bank = bank_stage(run)
     bounds = boundaries_stage(run, bank)
     edits, fp_edits = edits_stage(run, bank, bounds)
