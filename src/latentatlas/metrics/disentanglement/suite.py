@@ -106,6 +106,7 @@ def compute_suite(
         seed = 0 if rng is None else int(rng)
         streams = {m: np.random.default_rng(seed) for m in names}
     results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     timings: dict[str, float] = {}
     settings: dict[str, Any] = {"fast": fast and sizes is None,
                                 "repr_batch_size": repr_batch_size, "sizes": {}}
@@ -122,20 +123,30 @@ def compute_suite(
             kwargs = dict(FAST_SETTINGS[name]) if fast else {}
             settings["sizes"][name] = kwargs or "defaults"
         start = time.perf_counter()
-        results[name] = METRICS[name](
-            data, representation_fn, streams[name], repr_batch_size=repr_batch_size, **kwargs
-        )
+        try:
+            results[name] = METRICS[name](
+                data, representation_fn, streams[name], repr_batch_size=repr_batch_size,
+                **kwargs)
+        except (LatentAtlasError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # One failing metric never discards the others: its error is the result.
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            errors[name] = results[name]["error"]
         timings[name] = time.perf_counter() - start
         if log is not None:
-            log(f"  {name}: {timings[name]:.0f} s")
+            log(f"  {name}: {timings[name]:.0f} s"
+                + (f" (failed: {errors[name]})" if name in errors else ""))
     results["timings_s"] = timings
     results["settings"] = settings
+    if errors:
+        results["errors"] = errors
     return results
 
 
 def headline_scores(results: dict[str, Any]) -> dict[str, float]:
-    """One number per metric from :func:`compute_suite` output (see :data:`HEADLINE`)."""
-    return {m: float(results[m][key]) for m, key in HEADLINE.items() if m in results}
+    """One number per metric from :func:`compute_suite` output (see :data:`HEADLINE`); a metric
+    that failed (``{"error": ...}``) gives NaN."""
+    return {m: float(results[m].get(key, float("nan"))) for m, key in HEADLINE.items()
+            if m in results}
 
 
 def evaluate_vae(model_name: str, data: str = "dsprites", fast: bool = False, seed: int = 0,
