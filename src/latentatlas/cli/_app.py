@@ -155,6 +155,36 @@ class AppGroup(click.Group):
         return handle_errors(ctx, lambda: super(AppGroup, self).invoke(ctx))
 
 
+class FiniteFloat(click.ParamType):
+    """A finite float (no nan / inf) in [low, high] (``low_open``: > low)."""
+
+    name = "float"
+
+    def __init__(self, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            self.fail(f"{v:g} must be {'>' if self.low_open else '>='} {self.low:g}", param, ctx)
+        if self.high is not None and v > self.high:
+            self.fail(f"{v:g} must be <= {self.high:g}", param, ctx)
+        return v
+
+
+FINITE = FiniteFloat()
+FINITE_NONNEG = FiniteFloat(0.0)
+FINITE_POSITIVE = FiniteFloat(0.0, low_open=True)
+
+
 def _set_debug(ctx: click.Context, _param, value: bool) -> bool:
     if value:
         ctx.find_root().meta["latentatlas.debug"] = True

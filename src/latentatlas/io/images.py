@@ -123,9 +123,15 @@ def save_gif(
     return Path(path)
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}
+
+
 def _format(path: str | os.PathLike) -> str:
     ext = Path(path).suffix.lower()
-    return {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}.get(ext, "PNG")
+    if ext not in IMAGE_FORMATS:
+        raise ShapeError(f"{path}: an image file name must end in "
+                         f"{', '.join(IMAGE_FORMATS)} (got {ext or 'no extension'!r})")
+    return IMAGE_FORMATS[ext]
 
 
 def check_image_values(images: np.ndarray, where: str, chunk: int = 4096) -> np.ndarray:

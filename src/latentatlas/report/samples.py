@@ -29,13 +29,18 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     import numpy as np
     import torch
 
-    from latentatlas.io.images import save_grid
+    from latentatlas.io.images import _format, save_grid
     from latentatlas.models import load
     from latentatlas.utils import LatentAtlasError, write_run_record
+    from latentatlas.utils.checks import check_number
     from latentatlas.utils.outputs import check_new_file, check_run_record
 
     check_new_file(out, overwrite)
+    _format(out)
     check_run_record(Path(out).parent, "generate", overwrite)
+    check_number("n", n, 1, integer=True)
+    if nrow is not None:
+        check_number("nrow", nrow, 1, n, integer=True)
     g = load(model)
     if not hasattr(g, "synthesize"):
         raise LatentAtlasError(f"{model}: {type(g).__name__} is not a generator")
