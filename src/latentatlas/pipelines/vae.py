@@ -29,7 +29,6 @@ def train_vae_run(objective: str, data: str, out: str | os.PathLike, *, steps: i
     from latentatlas.report.vae_figures import save_vae_figures
     from latentatlas.training.vae import VAETrainConfig, train_vae
     from latentatlas.training.vae_losses import make_objective
-
     from latentatlas.utils.errors import OutputExistsError
     from latentatlas.utils.outputs import folder_is_empty
 
