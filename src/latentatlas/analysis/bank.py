@@ -286,12 +286,13 @@ def sample_bank(
         noise_mode: passed to ``synthesize`` ("const" keeps the bank deterministic).
         model_name: recorded in bank.json (default: the generator's model folder or class).
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if batch_size < 1 or chunk_size < 1:
-        raise ValueError("batch_size and chunk_size must be >= 1")
-    if keep_thumbnails and not 1 <= thumbnail_size <= 1024:
-        raise ValueError(f"thumbnail_size must be in [1, 1024], got {thumbnail_size}")
+    from latentatlas.utils.checks import check_number
+
+    check_number("n", n, 1, integer=True)
+    check_number("batch_size", batch_size, 1, integer=True)
+    check_number("chunk_size", chunk_size, 1, integer=True)
+    if keep_thumbnails:
+        check_number("thumbnail_size", thumbnail_size, 1, 1024, integer=True)
     check_truncation(truncation_psi, truncation_cutoff, getattr(generator, "num_ws", None))
     scorer: BaseScorer = make_scorer(scorers)
     names = list(scorer.names)

@@ -79,7 +79,8 @@ def _flag_for(name: str, value: str | None, ctx: click.Context | None) -> str | 
 
 
 _KWARG_RE = re.compile(r"\b([a-z][a-z0-9_]*)=([^\s,;:)]+)")
-_NAME_RE = re.compile(r"\b([a-z][a-z0-9]*_[a-z0-9_]+|[a-z]{3,})\b(?= (?:must|is|should|cannot)\b)")
+_NAME_RE = re.compile(r"(?<![-/.'\w])([a-z][a-z0-9_]*)\b(?= (?:must|should)\b)"
+                      r"|\b([a-z][a-z0-9]*_[a-z0-9_]+|[a-z]{3,})\b(?= (?:is|cannot)\b)")
 
 
 def user_message(exc: BaseException, ctx: click.Context | None = None) -> str:
@@ -98,7 +99,7 @@ def user_message(exc: BaseException, ctx: click.Context | None = None) -> str:
         return flag if flag is not None else m.group(0)
 
     def name(m: re.Match) -> str:
-        flag = _flag_for(m.group(1), None, ctx)
+        flag = _flag_for(m.group(1) or m.group(2), None, ctx)
         return flag if flag is not None and flag.startswith("--") else m.group(0)
 
     text = _KWARG_RE.sub(kwarg, text)
@@ -183,6 +184,7 @@ class FiniteFloat(click.ParamType):
 FINITE = FiniteFloat()
 FINITE_NONNEG = FiniteFloat(0.0)
 FINITE_POSITIVE = FiniteFloat(0.0, low_open=True)
+UNIT = FiniteFloat(0.0, 1.0)
 
 
 def _set_debug(ctx: click.Context, _param, value: bool) -> bool:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import click
 
-from latentatlas.cli._app import main, options_command_line
+from latentatlas.cli._app import (
+    FINITE_NONNEG,
+    FINITE_POSITIVE,
+    UNIT,
+    main,
+    options_command_line,
+)
 
 # What launched us, recorded in the run's config (train_gan_main sets the torchrun form).
 COMMAND_PREFIX = "latentatlas"
@@ -41,7 +47,8 @@ def _train_group() -> click.Group:
                    "an 'images' array.")
 @click.option("--resolution", type=int, default=None, help="Image size (default 64).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder.")
-@click.option("--kimg", type=float, default=None, help="Length in thousands of real images.")
+@click.option("--kimg", type=FINITE_POSITIVE, default=None,
+              help="Length in thousands of real images.")
 @click.option("--steps", "total_steps", type=int, default=None, help="Length in steps.")
 @click.option("--batch", type=int, default=None, help="Global batch (default 32).")
 @click.option("--accum", "accum_steps", type=int, default=None, help="Gradient accumulation.")
@@ -51,7 +58,7 @@ def _train_group() -> click.Group:
               help="bf16 compute (default: where native: AMX / AVX512-BF16 CPUs, Ampere+ GPUs).")
 @click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), default=None,
               help="Differentiable augmentation (ada: adaptive p).")
-@click.option("--augment-p", type=float, default=None, help="Fixed / initial augment p.")
+@click.option("--augment-p", type=UNIT, default=None, help="Fixed / initial augment p.")
 @click.option("--mirror/--no-mirror", default=None,
               help="Flip each real image left-right with probability 1/2 (doubles small data "
                    "sets of symmetric subjects, e.g. aligned faces).")
@@ -61,12 +68,12 @@ def _train_group() -> click.Group:
 @click.option("--channel-base", type=int, default=None, help="G and D channel base.")
 @click.option("--channel-max", type=int, default=None)
 @click.option("--d-channel-base", type=int, default=None, help="D channel base (default: G's).")
-@click.option("--g-lr", type=float, default=None)
-@click.option("--d-lr", type=float, default=None)
-@click.option("--r1-gamma", type=float, default=None)
-@click.option("--pl-weight", type=float, default=None, help="Path-length weight (0: off).")
-@click.option("--style-mixing", "style_mixing_prob", type=float, default=None)
-@click.option("--ema-kimg", type=float, default=None)
+@click.option("--g-lr", type=FINITE_POSITIVE, default=None)
+@click.option("--d-lr", type=FINITE_POSITIVE, default=None)
+@click.option("--r1-gamma", type=FINITE_NONNEG, default=None)
+@click.option("--pl-weight", type=FINITE_NONNEG, default=None, help="Path-length weight (0: off).")
+@click.option("--style-mixing", "style_mixing_prob", type=UNIT, default=None)
+@click.option("--ema-kimg", type=FINITE_NONNEG, default=None)
 @click.option("--seed", type=int, default=None)
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
 @click.option("--sample-every", type=int, default=None, help="Steps between sample grids.")

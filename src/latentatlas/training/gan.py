@@ -186,8 +186,8 @@ class GANTrainConfig:
         if self.batch % self.accum_steps:
             from latentatlas.utils.errors import OptionError
 
-            raise OptionError(f"batch ({self.batch}) must be a multiple of accum_steps "
-                              f"({self.accum_steps})")
+            raise OptionError(f"batch={self.batch} must be a multiple of "
+                              f"accum_steps={self.accum_steps}")
 
     def resolved_total_steps(self) -> int:
         if self.total_steps is not None:

@@ -27,7 +27,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise DataError(f"{path}: missing ({what})")
     try:
         return json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
 
 

@@ -29,7 +29,7 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     except (RuntimeError, TypeError) as e:
         from latentatlas.utils.errors import OptionError
 
-        raise OptionError(f"device {device!r} is not a device: use cpu, cuda or cuda:N") from e
+        raise OptionError(f"device must be cpu, cuda or cuda:N, got {device!r}") from e
     if device.type == "cuda" and not torch.cuda.is_available():
         from latentatlas.utils.errors import OptionError
 
