@@ -332,7 +332,7 @@ def _svm(case, arg, base, tmp):
     if arg == "constant-scores":
         s = np.ones(200)
     elif arg == "overlapping-scores":
-        s = np.where(np.arange(200) < 190, 1.0, 0.0)
+        s = np.where(np.arange(200) < 190, 2.0, 1.0)
         kw["chosen_num_or_ratio"] = 0.3
     elif arg == "single-class-labels":
         _raises(case, lambda: SVMBoundary(**kw).fit(x, labels=np.ones(200, bool)))
@@ -395,7 +395,7 @@ def _project(case, arg, base, tmp):
         n, conds = c1.copy(), (c1,)
     else:
         out = project_boundary(n, c1, c2)
-        assert abs(out @ c1) < 1e-9 and abs(out @ c2) < 1e-9
+        assert abs(out @ c1) < 1e-6 and abs(out @ c2) < 1e-6
         assert abs(np.linalg.norm(out) - 1) < 1e-12
         return
     _raises(case, lambda: project_boundary(n, *conds))
@@ -423,7 +423,7 @@ def _metrics(case, arg, base, tmp):
         res = metrics.compute_suite(data, rep, 0, metrics=["mig", "unsupervised"],
                                     sizes={"mig": {"num_train": 0},
                                            "unsupervised": {"num_train": 50}})
-        assert "error" in res["mig"] and "num_train" in res["mig"]["error"]
+        assert "must be" in res["mig"]["error"]
         assert np.isfinite(res["unsupervised"]["mutual_info_score"])
         assert res["errors"]["mig"] == res["mig"]["error"]
         assert np.isnan(metrics.headline_scores(res)["mig"])
