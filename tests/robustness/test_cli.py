@@ -43,3 +43,37 @@ def test_cli_case(case: CliCase, ws) -> None:
             changed = {k for k, v in before.items() if after.get(k) != v}
             assert changed <= set(case.replaces), changed
     assert not _leftovers(ws)
+
+
+def test_debug_flag_and_environment_show_the_traceback(ws, monkeypatch) -> None:
+    from latentatlas.utils.errors import CheckpointError
+
+    args = ["generate", "--model", str(ws / "nope"), "--out", str(ws / "a.png")]
+    plain = CliRunner().invoke(main, args)
+    assert plain.exit_code == 1 and isinstance(plain.exception, SystemExit)
+    debug = CliRunner().invoke(main, ["--debug", *args])
+    assert isinstance(debug.exception, CheckpointError)  # raised with its traceback
+    monkeypatch.setenv("LATENTATLAS_DEBUG", "1")
+    assert isinstance(CliRunner().invoke(main, args).exception, CheckpointError)
+
+
+def test_a_folder_claimed_by_one_model_refuses_another(tmp_path) -> None:
+    """explore's rule (claim_folder): same identity resumes, another is refused, --overwrite
+    empties the folder first."""
+    from latentatlas.utils.errors import OutputExistsError
+    from latentatlas.utils.outputs import claim_folder
+
+    out = tmp_path / "ex"
+    assert claim_folder(out, {"model": "a"}) is False
+    (out / "result.txt").write_text("a's result")
+    assert claim_folder(out, {"model": "a"}) is True
+    with pytest.raises(OutputExistsError, match="another model"):
+        claim_folder(out, {"model": "b"})
+    assert (out / "result.txt").read_text() == "a's result"
+    assert claim_folder(out, {"model": "b"}, overwrite=True) is False
+    assert not (out / "result.txt").exists()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "x").write_text("x")
+    with pytest.raises(OutputExistsError, match="not a run"):
+        claim_folder(foreign, {"model": "a"})
