@@ -22,6 +22,7 @@ class CliCase:
     what: str
     writes: bool = False  # an accepted case may write new files (existing ones stay)
     replaces: tuple[str, ...] = field(default=())  # files an accepted --overwrite may replace
+    env: tuple[tuple[str, str], ...] = field(default=())  # environment of the run
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,20 @@ for ext in ("json", "txt", "npy"):
     add(_c(f"generate-out-ext-{ext}", "generate",
            f"generate --model {{ws}}/gen --n 1 --out {{ws}}/grid.{ext}", 1, ["must end in"],
            f"--out with a .{ext} name"))
+for n in ("64", "4096"):
+    add(_c(f"generate-n-{n}-above-memory", "generate", f"{GEN} --n {n}", 1,
+           ["needs", "more than the", "available", "--n"],
+           f"--n {n} above the available memory (LATENTATLAS_MAX_MEMORY=100000)",
+           env=(("LATENTATLAS_MAX_MEMORY", "100000"),)))
+add(_c("sample-batch-above-memory", "sample",
+       "sample --model {ws}/gen --n 8 --batch-size 4 --out {ws}/b2", 1,
+       ["needs", "more than the", "available"],
+       "a batch above the available memory (LATENTATLAS_MAX_MEMORY=1000)",
+       env=(("LATENTATLAS_MAX_MEMORY", "1000"),)))
+add(_c("sample-disk-full", "sample", "sample --model {ws}/gen --n 8 --batch-size 4 --out {ws}/b2",
+       1, ["disk", "free"],
+       "a bank larger than the free disk (LATENTATLAS_FREE_DISK_BYTES=100)",
+       env=(("LATENTATLAS_FREE_DISK_BYTES", "100"),)))
 add(_c("generate-ok-new", "generate", f"{GEN}", 0, ["wrote"], "a new --out", writes=True))
 add(_c("generate-ok-overwrite", "generate",
        "generate --model {ws}/gen --n 1 --out {ws}/existing.png --overwrite", 0, ["wrote"],

@@ -23,7 +23,7 @@ def _leftovers(root) -> list[str]:
 def test_cli_case(case: CliCase, ws) -> None:
     args = [a.replace("{ws}", str(ws)) for a in case.args]
     before = tree_digest(ws)
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, args, env=dict(case.env))
     out = result.output
     assert "Traceback" not in out and "(a bug;" not in out, out
     assert result.exit_code == case.exit, out

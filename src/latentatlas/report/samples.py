@@ -44,6 +44,12 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     g = load(model)
     if not hasattr(g, "synthesize"):
         raise LatentAtlasError(f"{model}: {type(g).__name__} is not a generator")
+    from latentatlas.utils.checks import check_allocation
+
+    res, ch = int(g.img_resolution), int(getattr(g, "img_channels", 3))
+    # The images (float32), their clamped copy and the uint8 grid are held at once.
+    check_allocation(n * ch * res * res * (4 * 2 + 1), f"{n} images of {ch}x{res}x{res}",
+                     "use a smaller --n")
     if impl is not None or dtype is not None:
         if not hasattr(g, "set_impl"):
             raise LatentAtlasError("--impl / --dtype apply to StyleGAN2 generators only")
