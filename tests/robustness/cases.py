@@ -489,7 +489,9 @@ for name, error, words, what in (
 for name, error, words, what in (
         ("collinear-tc", "ok", [], "collinear codes: total correlation inf (as the reference)"),
         ("failing-metric", "ok", [], "a failing metric is recorded, the others kept"),
-        ("mi-512", "ok", [], "512-d codes: mutual information by bincount, exact")):
+        ("mi-512", "ok", [], "512-d codes: mutual information by bincount, exact"),
+        ("single-valued-factor", "ok", [],
+         "a factor with one value: excluded from every metric, warning in the result")):
     _l(f"metrics-{name}", "metrics", f"metrics:{name}", error, words, what)
 for name, words, what in (("psi-nan", ["truncation_psi"], "psi nan"),
                           ("psi-big", ["truncation_psi"], "psi 3"),

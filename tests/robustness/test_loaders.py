@@ -427,6 +427,33 @@ def _metrics(case, arg, base, tmp):
         assert np.isfinite(res["unsupervised"]["mutual_info_score"])
         assert res["errors"]["mig"] == res["mig"]["error"]
         assert np.isnan(metrics.headline_scores(res)["mig"])
+    elif arg == "single-valued-factor":
+        from latentatlas.data.base import GroundTruthData
+
+        class Grid(GroundTruthData):
+            name = "grid"
+            factor_names = ("a", "const", "b")
+            factors_num_values = (4, 1, 3)
+            observation_shape = (2, 2, 1)
+
+            def sample_observations_from_factors(self, factors, rng):
+                f = self._check_factors(factors).astype(np.float32)
+                assert (f[:, 1] == 0).all()
+                obs = np.stack([f[:, 0] / 3, f[:, 2] / 2, f[:, 1], 0 * f[:, 0]], axis=1)
+                return obs.reshape(-1, 2, 2, 1)
+
+        def rep(x):
+            return np.asarray(x, np.float32).reshape(len(x), -1)[:, :2]
+
+        names = ["mig", "sap", "dci", "modularity_explicitness"]
+        res = metrics.compute_suite(Grid(), rep, 0, metrics=names,
+                                    sizes={m: {"num_train": 300, "num_test": 100}
+                                           if m != "mig" else {"num_train": 300}
+                                           for m in names})
+        assert res["warnings"] == ["factor 'const' takes a single value: excluded from every "
+                                   "metric"]
+        assert "errors" not in res, res.get("errors")
+        assert res["mig"]["discrete_mig"] > 0.5  # codes = the two varying factors
     else:
         from sklearn.metrics import mutual_info_score
 

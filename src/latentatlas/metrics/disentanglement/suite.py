@@ -18,6 +18,7 @@ from latentatlas.metrics.disentanglement.information import (
 from latentatlas.metrics.disentanglement.intervention import beta_vae, factor_vae
 from latentatlas.metrics.disentanglement.irs import irs
 from latentatlas.metrics.disentanglement.predictors import dci, sap
+from latentatlas.utils.errors import LatentAtlasError
 
 #: Sample sizes of ``compute_suite(fast=True)`` (the defaults are disentanglement_lib's).
 FAST_SETTINGS: dict[str, dict[str, int]] = {
@@ -70,6 +71,40 @@ HEADLINE: dict[str, str] = {
 }
 
 
+class _ActiveFactors(GroundTruthData):
+    """``data`` without its single-valued factors (they carry no information: every metric
+    would divide by their zero entropy or fit a one-class classifier)."""
+
+    def __init__(self, data: GroundTruthData, active: list[int]) -> None:
+        self.base, self.active = data, active
+        self.name = data.name
+        self.factor_names = [data.factor_names[i] for i in active]
+        self.factors_num_values = [data.factors_num_values[i] for i in active]
+        self.observation_shape = data.observation_shape
+
+    def sample_observations_from_factors(self, factors: np.ndarray,
+                                         rng: np.random.Generator) -> np.ndarray:
+        factors = self._check_factors(factors)
+        full = np.zeros((factors.shape[0], self.base.num_factors), np.int64)
+        full[:, self.active] = factors
+        return self.base.sample_observations_from_factors(full, rng)
+
+
+def drop_single_valued_factors(data: GroundTruthData) -> tuple[GroundTruthData, list[str]]:
+    """``data`` without factors that take one value, and the warnings naming them (the suite's
+    one rule for such factors: excluded from every metric, with a warning in the result)."""
+    sizes = list(data.factors_num_values)
+    active = [i for i, k in enumerate(sizes) if k > 1]
+    if len(active) == len(sizes):
+        return data, []
+    if not active:
+        raise LatentAtlasError(f"{data.name}: every factor takes a single value; nothing to "
+                               "measure")
+    names = [data.factor_names[i] for i, k in enumerate(sizes) if k <= 1]
+    return _ActiveFactors(data, active), [
+        f"factor {n!r} takes a single value: excluded from every metric" for n in names]
+
+
 def compute_suite(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -105,6 +140,7 @@ def compute_suite(
     else:
         seed = 0 if rng is None else int(rng)
         streams = {m: np.random.default_rng(seed) for m in names}
+    data, warnings_ = drop_single_valued_factors(data)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -139,6 +175,8 @@ def compute_suite(
     results["settings"] = settings
     if errors:
         results["errors"] = errors
+    if warnings_:
+        results["warnings"] = warnings_
     return results
 
 
