@@ -766,6 +766,10 @@ class GANTrainer:
                 clear_folder(self.out_dir)
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            from latentatlas.utils.outputs import remove_stale_temporaries
+
+            for folder in (self.out_dir, self.ckpt_dir, self.out_dir / "samples"):
+                remove_stale_temporaries(folder)  # left by a killed atomic write
             atomic_write_json(self.out_dir / "training_config.json", self._run_config())
         if self.world > 1:
             dist.barrier()
