@@ -90,11 +90,14 @@ def check_child_name(name: str, what: str = "name") -> str:
 
 
 def claim_folder(path: str | os.PathLike, identity: dict[str, Any], overwrite: bool = False,
-                 what: str = "run", flag: str = "--overwrite") -> bool:
+                 what: str = "run", flag: str = "--overwrite",
+                 legacy_marker: str | None = None) -> bool:
     """Record ``identity`` as the owner of folder ``path``; refuse a folder owned by another
     identity (or holding files without an owner record) unless ``overwrite``.
 
-    Returns True when the folder was already this identity's (a resume)."""
+    A folder without an owner record that holds ``legacy_marker`` (what this command wrote
+    before owner records existed) is adopted. Returns True when the folder was already this
+    identity's (a resume)."""
     from latentatlas.utils.fingerprint import hash_json
 
     path = Path(path)
@@ -110,6 +113,8 @@ def claim_folder(path: str | os.PathLike, identity: dict[str, Any], overwrite: b
         if not overwrite:
             raise OutputExistsError(
                 f"{path} holds a {what} of another model, scorer or settings; {_hint(flag)}")
+    elif legacy_marker is not None and (path / legacy_marker).exists() and not overwrite:
+        pass  # an earlier version's output of this command: adopted
     elif path.is_dir() and not folder_is_empty(path) and not overwrite:
         raise OutputExistsError(f"{path} holds files that are not a {what} of this command; "
                                 f"{_hint(flag)}")
