@@ -459,9 +459,12 @@ def test_generate_cli_writes_grid_and_run_record(tmp_path) -> None:
     assert CliRunner().invoke(main, args[:-1] + [str(out2)]).exit_code == 0
     assert np.array_equal(np.asarray(Image.open(out2)), np.asarray(img))
     bad = CliRunner().invoke(
-        main, ["generate", "--model", str(tmp_path / "nope"), "--out", str(out)]
+        main, ["generate", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "n.png")]
     )
-    assert bad.exit_code != 0 and "neither a model folder" in bad.output
+    assert bad.exit_code == 1 and "neither a model folder" in bad.output
+    again = CliRunner().invoke(main, args)  # an existing --out is never replaced silently
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert "--overwrite" in again.output
 
 
 def test_malformed_persistent_object_is_a_checkpoint_error(tmp_path) -> None:

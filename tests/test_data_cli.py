@@ -30,8 +30,10 @@ def test_data_show_writes_samples_and_one_row_per_factor(tmp_path):
     # 16 samples: a 4 x 4 grid of 64 px tiles with 2 px padding -> 4 * 66 + 2 = 266 px tall;
     # then 5 traversal rows of 64 + 2 * 2 px.
     assert img.shape[0] == 266 + 5 * 68
-    bad = CliRunner().invoke(main, ["data", "show", "nope", "--out", str(out)])
-    assert bad.exit_code != 0 and "unknown data set 'nope'" in bad.output
+    bad = CliRunner().invoke(main, ["data", "show", "nope", "--out", str(tmp_path / "n.png")])
+    assert bad.exit_code == 1 and "unknown data set 'nope'" in bad.output
+    again = CliRunner().invoke(main, ["data", "show", "dsprites", "--out", str(out)])
+    assert again.exit_code == 1 and "already exists" in again.output
 
 
 def test_traversals_vary_exactly_one_factor():

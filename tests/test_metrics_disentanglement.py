@@ -309,8 +309,10 @@ def test_bad_inputs_raise_named_errors():
         metrics.mig(DATA, lambda x: np.zeros((3, 2)), 0, num_train=10)
     with pytest.raises(LatentAtlasError, match="unknown metric"):
         metrics.compute_suite(DATA, identity, 0, metrics=["mig", "nope"])
-    with pytest.raises(ShapeError, match="positive definite"):
+    with pytest.raises(ShapeError, match="positive diagonal"):
         metrics.gaussian_total_correlation(np.zeros((2, 2)))
+    # Collinear codes: infinite total correlation, as the reference's formula gives.
+    assert metrics.gaussian_total_correlation(np.array([[1.0, 2.0], [2.0, 4.0]])) == np.inf
 
 
 def test_dci_importance_of_identity_codes_is_diagonal_and_split_is_seeded():

@@ -60,9 +60,16 @@ from tqdm.auto import tqdm
 from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, safe_name
 from latentatlas.scoring.factory import make_scorer
 from latentatlas.utils.atomic import atomic_write_json
+from latentatlas.utils.checks import check_allocation, check_disk_space, check_truncation
 from latentatlas.utils.distributed import RankFailedError, agree, rank_world, sum_over_ranks
-from latentatlas.utils.errors import DataError, LatentAtlasError, ShapeError
-from latentatlas.utils.fingerprint import hash_json
+from latentatlas.utils.errors import (
+    DataError,
+    LatentAtlasError,
+    OutputExistsError,
+    ResourceError,
+    ShapeError,
+)
+from latentatlas.utils.fingerprint import hash_json, module_fingerprint
 from latentatlas.utils.runinfo import environment_info, write_run_record
 
 BANK_FORMAT = "latentatlas-bank-2"
@@ -84,6 +91,29 @@ def _describe_generator(generator: Any) -> dict[str, Any]:
     if isinstance(kwargs, dict):
         info["kwargs"] = kwargs
     return info
+
+
+def weights_digest(obj: Any) -> str | None:
+    """Digest of every torch module's weights in ``obj`` (a generator, a scorer, a combined
+    scorer's members): what makes a resumed bank's rows come from the same models."""
+    modules: list[torch.nn.Module] = []
+
+    def walk(o: Any, depth: int = 0) -> None:
+        if depth > 3 or o is None:
+            return
+        if isinstance(o, torch.nn.Module):
+            modules.append(o)
+            return
+        walk(getattr(o, "model", None), depth + 1)
+        for member in getattr(o, "scorers", None) or ():
+            walk(member, depth + 1)
+
+    walk(obj)
+    return module_fingerprint(*modules) if modules else None
+
+
+#: Files a bank folder may hold besides its arrays (anything else: not a bank folder).
+BANK_EXTRA_FILES = (BANK_JSON, PROGRESS_JSON, "run.json")
 
 
 def sample_latent_block(
@@ -233,6 +263,7 @@ def sample_bank(
     progress: bool = True,
     noise_mode: str = "const",
     model_name: str | None = None,
+    overwrite: bool = False,
 ) -> Bank:
     """Sample ``n`` latents, synthesise, score and store them in ``out`` (see the module doc).
 
@@ -248,15 +279,21 @@ def sample_bank(
         batch_size: images synthesised and scored at once.
         chunk_size: samples per committed chunk (the resume granularity).
         keep_thumbnails: also store uint8 thumbnails of size ``thumbnail_size``.
-        resume: continue an unfinished bank in ``out`` written with the same settings (an
-            existing bank with other settings is refused); False starts over.
+        resume: continue an unfinished bank in ``out`` written with the same settings (the
+            settings include the generator's and the scorers' weight digests); False starts the
+            same bank over. A folder holding a bank with other settings, or other files, is
+            refused unless ``overwrite``, which empties it first.
         noise_mode: passed to ``synthesize`` ("const" keeps the bank deterministic).
         model_name: recorded in bank.json (default: the generator's model folder or class).
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if batch_size < 1 or chunk_size < 1:
-        raise ValueError("batch_size and chunk_size must be >= 1")
+    from latentatlas.utils.checks import check_number
+
+    check_number("n", n, 1, integer=True)
+    check_number("batch_size", batch_size, 1, integer=True)
+    check_number("chunk_size", chunk_size, 1, integer=True)
+    if keep_thumbnails:
+        check_number("thumbnail_size", thumbnail_size, 1, 1024, integer=True)
+    check_truncation(truncation_psi, truncation_cutoff, getattr(generator, "num_ws", None))
     scorer: BaseScorer = make_scorer(scorers)
     names = list(scorer.names)
     files = [f"{safe_name(nm)}_scores.npy" for nm in names]
@@ -288,6 +325,7 @@ def sample_bank(
         "truncated_arrays": ["w", "wp"] if has_w else ["z"],
         "chunk_size": int(chunk_size), "z_block": Z_BLOCK, "noise_mode": noise_mode,
         "names": names, "scorers": scorer.spec(),
+        "weights": {"generator": weights_digest(generator), "scorers": weights_digest(scorer)},
         "arrays": {k: {"file": f"{k}.npy", "shape": list(v)} for k, v in shapes.items()},
     }
     fingerprint = hash_json(config)
@@ -302,7 +340,12 @@ def sample_bank(
     err, done_chunks = None, 0
     if rank == 0:
         try:
-            done_chunks = _resume_point(out, fingerprint, resume, num_chunks)
+            done_chunks = _resume_point(out, fingerprint, resume, num_chunks, overwrite,
+                                        {f"{k}.npy" for k in shapes} | set(files))
+            if done_chunks == 0:
+                _check_bank_resources(out, shapes, len(files), n, batch_size, channels,
+                                      int(generator.img_resolution),
+                                      thumbnail_size if keep_thumbnails else 0)
             if done_chunks >= 0:
                 arrays, score_arrays = _open_arrays(out, shapes, files, n, done_chunks == 0)
                 if done_chunks == 0:
@@ -390,28 +433,58 @@ def sample_bank(
     return Bank.open(out)
 
 
-def _resume_point(out: Path, fingerprint: str, resume: bool, num_chunks: int) -> int:
+def _resume_point(out: Path, fingerprint: str, resume: bool, num_chunks: int,
+                  overwrite: bool = False, own_files: set[str] | None = None) -> int:
     """Chunks already committed in ``out`` by a run with the same settings (0: start over), or
-    -1 if that run finished. Removes ``bank.json`` of a bank about to be (re)written."""
+    -1 if that run finished. Removes ``bank.json`` of a bank about to be (re)written. A folder
+    holding another bank or other files is refused unless ``overwrite`` (then emptied)."""
+    from latentatlas.utils.outputs import clear_folder, remove_stale_temporaries
+
     progress_path = out / PROGRESS_JSON
     done_chunks = 0
+    remove_stale_temporaries(out)  # left by a killed write
+    if overwrite:
+        clear_folder(out)
+        return 0
     if (out / BANK_JSON).is_file() or progress_path.is_file():
         prev_path = progress_path if progress_path.is_file() else out / BANK_JSON
         try:
             prev = json.loads(prev_path.read_text("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DataError(f"{prev_path}: corrupt ({e}); delete the bank folder") from e
+            raise DataError(f"{prev_path}: corrupt ({e}); pass overwrite=True to start over")\
+                from e
+        if prev.get("fingerprint") != fingerprint:
+            raise OutputExistsError(
+                f"{out}: holds a bank with other settings (model or scorer weights, seed, n, "
+                "truncation, chunk size or scorers); use another folder or overwrite=True to "
+                "replace it")
         if resume:
-            if prev.get("fingerprint") != fingerprint:
-                raise DataError(
-                    f"{out}: holds a bank with other settings (model, seed, n, truncation, "
-                    "chunk size or scorers); use another folder or resume=False to overwrite"
-                )
             done_chunks = int(prev.get("completed_chunks", 0))
+    else:
+        foreign = sorted(p.name for p in out.iterdir()
+                         if p.name not in BANK_EXTRA_FILES and p.name not in (own_files or ()))
+        if foreign:
+            raise OutputExistsError(
+                f"{out}: holds files that are not a bank ({', '.join(foreign[:3]) or 'arrays'}"
+                f"{', ...' if len(foreign) > 3 else ''}); use another folder or overwrite=True "
+                "to replace them")
     if done_chunks >= num_chunks and (out / BANK_JSON).is_file() and resume:
         return -1
     (out / BANK_JSON).unlink(missing_ok=True)
     return done_chunks
+
+
+def _check_bank_resources(out: Path, shapes: dict[str, tuple[int, ...]], n_scores: int, n: int,
+                          batch_size: int, channels: int, resolution: int,
+                          thumbnail_size: int) -> None:
+    """Refuse, before allocating, a bank whose arrays exceed the free disk or whose batches
+    exceed the available memory (the numbers in the message)."""
+    disk = sum(int(np.prod(s)) * (1 if k == "thumbnails" else 4) for k, s in shapes.items())
+    disk += n * n_scores * 4
+    check_disk_space(out, disk, "the bank's arrays")
+    per_image = channels * resolution * resolution + channels * thumbnail_size ** 2
+    check_allocation(4 * 4 * batch_size * per_image, f"a batch of {batch_size} images",
+                     "use a smaller batch_size or thumbnail size")
 
 
 def _open_arrays(out: Path, shapes: dict[str, tuple[int, ...]], files: list[str], n: int,
@@ -470,8 +543,27 @@ def _memmap(path: Path, mode: str, dtype: Any, shape: tuple[int, ...]) -> np.mem
         if arr.shape != shape or arr.dtype != np.dtype(dtype):
             raise DataError(f"{path}: shape {arr.shape} / {arr.dtype}, expected {shape}; "
                             "resume=False to start over")
+        _reserve(path)
         return arr
-    return open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    arr = open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    _reserve(path)
+    return arr
+
+
+def _reserve(path: Path) -> None:
+    """Give a (sparse) memmapped file its disk blocks now, so a full disk is an error here and
+    never a bus error when a page of the memmap is written later."""
+    try:
+        with open(path, "r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size and hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(f.fileno(), 0, size)
+    except OSError as e:
+        if e.errno in (28, 122):  # ENOSPC, EDQUOT
+            raise ResourceError(f"{path}: the disk is full ({e.strerror}); free space and rerun "
+                                "the same command to resume the bank") from e
+        if e.errno not in (95, 22):  # EOPNOTSUPP / EINVAL: the file system cannot reserve
+            raise
 
 
 def sample_bank_job(
@@ -493,6 +585,7 @@ def sample_bank_job(
     thumbnail_size: int = 32,
     resume: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Bank:
     """:func:`sample_bank` from names: what ``latentatlas sample`` runs.
 
@@ -511,7 +604,8 @@ def sample_bank_job(
     kwargs = dict(device=device, threads=threads, fast=fast, seed=seed,
                   truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                   batch_size=batch_size, chunk_size=chunk_size, keep_thumbnails=keep_thumbnails,
-                  thumbnail_size=thumbnail_size, resume=resume, progress=progress)
+                  thumbnail_size=thumbnail_size, resume=resume, progress=progress,
+                  overwrite=overwrite)
     if ranks > 1 and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         _spawn_ranks(ranks, (str(model), list(scorers), n, str(out), kwargs))
         return Bank.open(out)
@@ -526,7 +620,7 @@ def sample_bank_job(
                              truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                              batch_size=batch_size, chunk_size=chunk_size,
                              keep_thumbnails=keep_thumbnails, thumbnail_size=thumbnail_size,
-                             resume=resume, progress=progress)
+                             resume=resume, progress=progress, overwrite=overwrite)
     finally:
         if joined:
             dist.destroy_process_group()

@@ -29,14 +29,15 @@ def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.Pa
                      data_root: str | None = None,
                      inception_weights: str | os.PathLike | None = None,
                      out: str | os.PathLike | None = None,
-                     command: str | None = None) -> dict[str, Any]:
+                     command: str | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Frechet distance and KID of generator ``model`` (zoo name or folder) vs real ``data`` in the
     embedding of ``predictor``, next to the real-vs-real floor.
 
     ``n_real`` real images are split in two halves (reference and floor); ``n_fake`` generated
     images (default ``n_real / 2``). With ``inception_weights`` (pytorch-fid's weights) the
     result also has standard FID / KID under ``"inception"``. With ``out`` the result is written
-    there as JSON and ``<stem>.run.json`` (recording ``command``) beside it. Returns the result.
+    there as JSON and ``<stem>.run.json`` (recording ``command``) beside it (an existing
+    ``out`` is refused unless ``overwrite``). Returns the result.
     """
     import numpy as np
 
@@ -52,8 +53,18 @@ def evaluate_quality(model: str | os.PathLike, data: str, predictor: str | os.Pa
     from latentatlas.training.data import ArraySource, resolve_training_data
     from latentatlas.training.predictors import DSPRITES_FOLDED_HEADS
     from latentatlas.utils.atomic import atomic_write_json
+    from latentatlas.utils.checks import check_number, check_truncation
+    from latentatlas.utils.outputs import check_new_file
     from latentatlas.utils.runinfo import write_run_record
 
+    if out:
+        check_new_file(out, overwrite)
+    check_truncation(truncation_psi)
+    for name, value in (("n_real", n_real), ("kid_subsets", kid_subsets),
+                        ("kid_subset_size", kid_subset_size)):
+        check_number(name, value, 2 if name == "n_real" else 1, integer=True)
+    if n_fake is not None:
+        check_number("n_fake", n_fake, 1, integer=True)
     G = load(model).eval()
     P = load(predictor).eval()
     source = resolve_training_data(data, int(G.img_resolution), seed=seed, root=data_root)

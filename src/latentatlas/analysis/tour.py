@@ -91,8 +91,14 @@ def dataset_figure(data: GroundTruthData | LabeledImages, n: int = 64,
 
 
 def save_dataset_figure(name: str, out: str | os.PathLike, n: int = 64, seed: int = 0,
-                        **dataset_kwargs: Any) -> Path:
-    """Build (or load) data set ``name`` and save :func:`dataset_figure` as a PNG."""
+                        overwrite: bool = False, **dataset_kwargs: Any) -> Path:
+    """Build (or load) data set ``name`` and save :func:`dataset_figure` as a PNG (an existing
+    ``out`` is refused unless ``overwrite``)."""
+    from latentatlas.utils.checks import check_number
+    from latentatlas.utils.outputs import check_new_file
+
+    check_new_file(out, overwrite)
+    check_number("n", n, 1, 4096, integer=True)
     data = get_dataset(name, **dataset_kwargs)
     return save_image(dataset_figure(data, n=n, rng=seed), out)
 

@@ -30,13 +30,10 @@ def list_cmd() -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
 @click.option("--n", default=64, show_default=True, help="Number of random samples.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the samples / base factors.")
-def show_cmd(name: str, out: str, n: int, seed: int) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+def show_cmd(name: str, out: str, n: int, seed: int, overwrite: bool) -> None:
     """Save a sample grid of NAME (plus one traversal row per factor for ground-truth sets)."""
     from latentatlas.analysis.tour import save_dataset_figure
-    from latentatlas.utils.errors import LatentAtlasError
 
-    try:
-        path = save_dataset_figure(name, out, n=n, seed=seed)
-    except LatentAtlasError as exc:
-        raise click.ClickException(str(exc)) from exc
+    path = save_dataset_figure(name, out, n=n, seed=seed, overwrite=overwrite)
     click.echo(f"wrote {path}")

@@ -43,11 +43,12 @@ from latentatlas.cli._app import main
                    "faster than two on a busy 2-core machine (docs/explore.md).")
 @click.option("--quick", is_flag=True, help="Tiny sizes: a smoke run in well under a minute.")
 @click.option("--no-progress", is_flag=True, help="No stage lines or progress bars.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an --out that holds a run of another generator or predictor.")
 def explore(model_name, predictor, out, n, n_edit, n_rescore, seed, truncation, space,
-            attributes, scorers, ordered, focus, threads, quick, no_progress) -> None:
+            attributes, scorers, ordered, focus, threads, quick, no_progress, overwrite) -> None:
     """Find which directions and layers control which semantics; write report.html."""
     from latentatlas.pipelines.explore import explore as run_explore
-    from latentatlas.utils.errors import LatentAtlasError
 
     if threads:
         import torch
@@ -57,14 +58,11 @@ def explore(model_name, predictor, out, n, n_edit, n_rescore, seed, truncation, 
     def split(text):
         return None if text is None else [a.strip() for a in text.split(",") if a.strip()]
 
-    try:
-        result = run_explore(
-            model_name, out, predictor=predictor, n=n, seed=seed, truncation_psi=truncation,
-            space=space, attributes=split(attributes), quick=quick, progress=not no_progress,
-            n_edit=n_edit, n_rescore=n_rescore, focus=split(focus),
-            scorers=split(scorers) or (), ordered=split(ordered))
-    except LatentAtlasError as e:
-        raise click.ClickException(str(e)) from e
+    result = run_explore(
+        model_name, out, predictor=predictor, n=n, seed=seed, truncation_psi=truncation,
+        space=space, attributes=split(attributes), quick=quick, progress=not no_progress,
+        n_edit=n_edit, n_rescore=n_rescore, focus=split(focus),
+        scorers=split(scorers) or (), ordered=split(ordered), overwrite=overwrite)
     summary = result.metrics["summary"]
     click.echo(f"{'attribute':<22} {'val acc':>8} {'edit ok':>8}")
     for a in result.attributes:

@@ -31,20 +31,16 @@ from latentatlas.cli._app import argv_command_line, main
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Grid image (.png / .jpg); run.json is written beside it.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (and its run.json).")
 def generate(model_name, n, seed, truncation, truncation_cutoff, noise_mode, impl, dtype,
-             class_index, nrow, batch_size, out) -> None:
+             class_index, nrow, batch_size, out, overwrite) -> None:
     """Sample N images from a generator into one grid image (plus run.json)."""
     from latentatlas.report.samples import generate_grid
-    from latentatlas.utils import LatentAtlasError
-
-    try:
-        out_path, metrics = generate_grid(
-            model_name, out, n=n, seed=seed, truncation=truncation,
-            truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, impl=impl, dtype=dtype,
-            class_index=class_index, nrow=nrow, batch_size=batch_size,
-            command_line=argv_command_line())
-    except (LatentAtlasError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
+    out_path, metrics = generate_grid(
+        model_name, out, n=n, seed=seed, truncation=truncation,
+        truncation_cutoff=truncation_cutoff, noise_mode=noise_mode, impl=impl, dtype=dtype,
+        class_index=class_index, nrow=nrow, batch_size=batch_size,
+        command_line=argv_command_line(), overwrite=overwrite)
     click.echo(
         f"wrote {out_path} ({n} images, {metrics['images_per_second']} images/s) and "
         f"{Path(out_path).parent / 'run.json'}"

@@ -23,14 +23,16 @@ from latentatlas.cli._app import argv_command_line, main
               help="Score a randomly initialised encoder of the same architecture (baseline).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the scores as JSON here (plus <name>.run.json beside it).")
-@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 def metrics_cmd(model_name: str, data: str, fast: bool, sizes: str | None, seed: int,
-                random_init: bool, out: str | None, threads: int | None) -> None:
+                random_init: bool, out: str | None, threads: int | None,
+                overwrite: bool) -> None:
     """Disentanglement metrics of a VAE's encoder mean on a ground-truth data set."""
     import json
 
     from latentatlas.metrics import CARD_SIZES, METRICS, evaluate_vae, headline_scores
-    from latentatlas.utils.errors import OptionError
+    from latentatlas.utils.outputs import check_new_file
 
     if threads:
         import torch
@@ -46,15 +48,19 @@ def metrics_cmd(model_name: str, data: str, fast: bool, sizes: str | None, seed:
         except json.JSONDecodeError as e:
             raise click.BadParameter(f"not 'card' nor valid JSON: {e}",
                                      param_hint="--sizes") from e
+        if not isinstance(sizes_dict, dict) or not all(
+                isinstance(v, dict) for v in sizes_dict.values()):
+            raise click.BadParameter("must be a JSON object of objects, e.g. "
+                                     '\'{"mig": {"num_train": 5000}}\'', param_hint="--sizes")
     unknown = sorted(set(sizes_dict or {}) - set(METRICS))
     if unknown:
-        raise click.BadParameter(f"unknown metrics {unknown}; known: {sorted(METRICS)}")
-    try:
-        scores = evaluate_vae(model_name, data, fast=fast, seed=seed, random_init=random_init,
-                              progress=True, sizes=sizes_dict,
-                              log=lambda line: click.echo(line, err=True))
-    except OptionError as e:
-        raise click.UsageError(str(e)) from e
+        raise click.BadParameter(f"unknown metrics {unknown}; known: {sorted(METRICS)}",
+                                 param_hint="--sizes")
+    if out:
+        check_new_file(out, overwrite)
+    scores = evaluate_vae(model_name, data, fast=fast, seed=seed, random_init=random_init,
+                          progress=True, sizes=sizes_dict,
+                          log=lambda line: click.echo(line, err=True))
     click.echo(format_table(headline_scores(scores)))
     click.echo("")
     click.echo(format_table({k: v for k, v in scores.items() if k != "settings"}))

@@ -53,19 +53,13 @@ def train(dataset, data, labels, label_kinds, resolution, max_images, hflip, out
     import torch
 
     from latentatlas.training.predictors_user import train_predictor_job
-    from latentatlas.utils.errors import DataError, OptionError
 
     torch.set_num_threads(threads)
-    try:
-        metrics = train_predictor_job(
-            dataset, out, data=data, labels=labels, label_kinds=label_kinds,
-            resolution=resolution, max_images=max_images, hflip=hflip, data_root=data_root,
-            steps=steps, batch_size=batch_size, max_minutes=max_minutes, seed=seed,
-            resume=resume)
-    except OptionError as e:
-        raise click.UsageError(str(e)) from e
-    except DataError as e:  # bad data or labels: one clear message, no traceback
-        raise click.ClickException(str(e)) from e
+    metrics = train_predictor_job(
+        dataset, out, data=data, labels=labels, label_kinds=label_kinds,
+        resolution=resolution, max_images=max_images, hflip=hflip, data_root=data_root,
+        steps=steps, batch_size=batch_size, max_minutes=max_minutes, seed=seed,
+        resume=resume)
     test = metrics["test"]
     click.echo(f"best step {metrics['best_step']} of {metrics['stopped_step']}; test loss "
                f"{test['loss']:.4f}")

@@ -26,8 +26,10 @@ from latentatlas.cli._app import main, options_command_line
               help="Write the result as JSON here (and run.json beside it).")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="torch CPU threads (default: torch's own choice).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi, kid_subsets,
-                    kid_subset_size, seed, data_root, inception_weights, out, threads) -> None:
+                    kid_subset_size, seed, data_root, inception_weights, out, threads,
+                    overwrite) -> None:
     """Frechet distance and KID of a generator vs real data in a predictor's embedding, next to
     the real-vs-real floor; plus class confidence / coverage for multiclass predictor heads."""
     import json
@@ -42,5 +44,5 @@ def quality_command(model_path, data, predictor, n_real, n_fake, truncation_psi,
         model_path, data, predictor, n_real=n_real, n_fake=n_fake, truncation_psi=truncation_psi,
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed, data_root=data_root,
         inception_weights=inception_weights, out=out,
-        command=options_command_line("latentatlas quality"))
+        command=options_command_line("latentatlas quality"), overwrite=overwrite)
     click.echo(json.dumps(result, indent=2))

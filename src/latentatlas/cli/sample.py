@@ -32,14 +32,17 @@ from latentatlas.cli._app import main
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="torch CPU threads (default: torch's).")
 @click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue an unfinished bank in --out (--no-resume overwrites it).")
+              help="Continue an unfinished bank in --out (--no-resume starts the same bank "
+                   "over).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace what --out holds (another bank, other files).")
 @click.option("--ranks", type=click.IntRange(1), default=1, show_default=True,
               help="Local processes sharing the work (gloo on CPU, NCCL on CUDA); the bank is "
                    "the same. Or launch with `torchrun --nproc_per_node=N -m latentatlas sample`.")
 @click.option("--device", default=None,
               help="cpu | cuda (each rank on cuda:LOCAL_RANK) | cuda:0 (default: cpu).")
 def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, batch_size,
-           chunk_size, thumbnails, fast, threads, resume, ranks, device) -> None:
+           chunk_size, thumbnails, fast, threads, resume, overwrite, ranks, device) -> None:
     """Sample N latents, synthesise, score and store a latent bank (InterFaceGAN layout)."""
     import os
 
@@ -52,7 +55,8 @@ def sample(model_name, n, scorers, out, seed, truncation, truncation_cutoff, bat
                            threads=threads, fast=fast, seed=seed, truncation_psi=truncation,
                            truncation_cutoff=truncation_cutoff, batch_size=batch_size,
                            chunk_size=chunk_size, keep_thumbnails=thumbnails > 0,
-                           thumbnail_size=thumbnails or 32, resume=resume)
+                           thumbnail_size=thumbnails or 32, resume=resume,
+                           overwrite=overwrite)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     ips = bank.meta.get("images_per_second_last_session", 0.0)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import click
 
-from latentatlas.cli._app import main, options_command_line
+from latentatlas.cli._app import (
+    FINITE_NONNEG,
+    FINITE_POSITIVE,
+    UNIT,
+    main,
+    options_command_line,
+)
 
 # What launched us, recorded in the run's config (train_gan_main sets the torchrun form).
 COMMAND_PREFIX = "latentatlas"
@@ -41,16 +47,18 @@ def _train_group() -> click.Group:
                    "an 'images' array.")
 @click.option("--resolution", type=int, default=None, help="Image size (default 64).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder.")
-@click.option("--kimg", type=float, default=None, help="Length in thousands of real images.")
+@click.option("--kimg", type=FINITE_POSITIVE, default=None,
+              help="Length in thousands of real images.")
 @click.option("--steps", "total_steps", type=int, default=None, help="Length in steps.")
 @click.option("--batch", type=int, default=None, help="Global batch (default 32).")
 @click.option("--accum", "accum_steps", type=int, default=None, help="Gradient accumulation.")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --out.")
+@click.option("--overwrite", is_flag=True, help="Start over in an --out that holds a run.")
 @click.option("--bf16/--no-bf16", default=None,
               help="bf16 compute (default: where native: AMX / AVX512-BF16 CPUs, Ampere+ GPUs).")
 @click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), default=None,
               help="Differentiable augmentation (ada: adaptive p).")
-@click.option("--augment-p", type=float, default=None, help="Fixed / initial augment p.")
+@click.option("--augment-p", type=UNIT, default=None, help="Fixed / initial augment p.")
 @click.option("--mirror/--no-mirror", default=None,
               help="Flip each real image left-right with probability 1/2 (doubles small data "
                    "sets of symmetric subjects, e.g. aligned faces).")
@@ -60,12 +68,12 @@ def _train_group() -> click.Group:
 @click.option("--channel-base", type=int, default=None, help="G and D channel base.")
 @click.option("--channel-max", type=int, default=None)
 @click.option("--d-channel-base", type=int, default=None, help="D channel base (default: G's).")
-@click.option("--g-lr", type=float, default=None)
-@click.option("--d-lr", type=float, default=None)
-@click.option("--r1-gamma", type=float, default=None)
-@click.option("--pl-weight", type=float, default=None, help="Path-length weight (0: off).")
-@click.option("--style-mixing", "style_mixing_prob", type=float, default=None)
-@click.option("--ema-kimg", type=float, default=None)
+@click.option("--g-lr", type=FINITE_POSITIVE, default=None)
+@click.option("--d-lr", type=FINITE_POSITIVE, default=None)
+@click.option("--r1-gamma", type=FINITE_NONNEG, default=None)
+@click.option("--pl-weight", type=FINITE_NONNEG, default=None, help="Path-length weight (0: off).")
+@click.option("--style-mixing", "style_mixing_prob", type=UNIT, default=None)
+@click.option("--ema-kimg", type=FINITE_NONNEG, default=None)
 @click.option("--seed", type=int, default=None)
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints.")
 @click.option("--sample-every", type=int, default=None, help="Steps between sample grids.")
@@ -74,7 +82,8 @@ def _train_group() -> click.Group:
 @click.option("--data-root", default=None, help="Folder / file of the real data set.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads per process.")
 @click.option("--device", default=None, help="cpu | cuda | cuda:0 (default: CUDA if present).")
-def gan_command(preset, out, resume, threads, device, max_images, data_root, **cli) -> None:
+def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
+                **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
     \b
@@ -85,15 +94,11 @@ def gan_command(preset, out, resume, threads, device, max_images, data_root, **c
       latentatlas train gan --preset mnist    --out runs/zoo_mnist
     """
     from latentatlas.training.gan_run import run_gan
-    from latentatlas.utils.errors import OptionError
 
     prefix = COMMAND_PREFIX if COMMAND_PREFIX != "latentatlas" else "latentatlas train gan"
-    try:
-        run_gan(out, preset=preset, overrides=cli, resume=resume, threads=threads, device=device,
-                max_images=max_images, data_root=data_root,
-                command=options_command_line(prefix), log=click.echo)
-    except OptionError as e:
-        raise click.UsageError(str(e)) from e
+    run_gan(out, preset=preset, overrides=cli, resume=resume, threads=threads, device=device,
+            max_images=max_images, data_root=data_root, command=options_command_line(prefix),
+            log=click.echo, overwrite=overwrite)
 
 
 
@@ -103,11 +108,12 @@ def gan_command(preset, out, resume, threads, device, max_images, data_root, **c
 @click.option("--step", type=int, default=None, help="Checkpoint step (default: the newest).")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Model folder to write (config.json + model.safetensors).")
-def export_gan_command(run_dir, step, out) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out model folder.")
+def export_gan_command(run_dir, step, out, overwrite) -> None:
     """Save a checkpoint's G_ema as a model folder (for `latentatlas quality`, `load`, ...)."""
     from latentatlas.training.export import export_generator
 
-    click.echo(f"exported {export_generator(run_dir, out, step)}")
+    click.echo(f"exported {export_generator(run_dir, out, step, overwrite=overwrite)}")
 
 
 @_train_group().command("widen-gan")
@@ -145,12 +151,13 @@ def widen_gan_command(run_dir, out, channel_base, channel_max, step, seed) -> No
               help="Zoo folder (default: the package's latentatlas/zoo).")
 @click.option("--notes", "notes_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="A Markdown file appended to the model card as its Notes section.")
-def ship_gan_command(run_dir, name, quality_json, zoo_dir, notes_file) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace an existing zoo entry of --name.")
+def ship_gan_command(run_dir, name, quality_json, zoo_dir, notes_file, overwrite) -> None:
     """Copy a run's G_ema into the zoo with its sample grid and a MODEL_CARD.md."""
     from pathlib import Path
 
     from latentatlas.training.gan_card import ship_gan
 
     notes = Path(notes_file).read_text("utf-8") if notes_file else None
-    dest = ship_gan(run_dir, name, quality_json, zoo_dir, notes=notes)
+    dest = ship_gan(run_dir, name, quality_json, zoo_dir, notes=notes, overwrite=overwrite)
     click.echo(f"shipped {name} -> {dest}")

@@ -342,6 +342,8 @@ def _decode_images(
                                   dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise DataError(f"{source}: cannot decode image {names[i]}: {exc}") from exc
+        except Image.DecompressionBombError as exc:
+            raise DataError(f"{source}: image {names[i]} is too large: {exc}") from exc
 
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
@@ -485,8 +487,10 @@ def load_dsprites_npz(
 ) -> DSpritesArrays:
     """The official dSprites npz (full file or a subset in its layout).
 
-    The official ``metadata`` is a pickled dict: it is only unpickled with ``allow_pickle=True``
-    (latin1 encoding, as the file was written by Python 2); otherwise it is skipped (None).
+    The official ``metadata`` is a pickled dict: it is only read with ``allow_pickle=True``, and
+    then only through the restricted allow-list unpickler (plain data and numpy arrays, latin1
+    encoding as the file was written by Python 2; nothing in the file can run); otherwise it is
+    skipped (None).
     Metadata stored as a JSON string (files written by :meth:`DSpritesLike.export_npz`) is always
     parsed.
     """
@@ -502,6 +506,14 @@ def load_dsprites_npz(
             raise DataError(
                 f"{path}: image/label count mismatch: {len(imgs)} imgs but {len(arr)} {name} rows"
             )
+    from latentatlas.io.images import check_image_values
+
+    try:
+        check_image_values(imgs, str(path))
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+    if values.dtype.kind not in "uif" or not np.isfinite(values).all():
+        raise DataError(f"{path}: 'latents_values' must be finite numbers")
     metadata = _dsprites_metadata(path, allow_pickle)
     return DSpritesArrays(imgs.astype(np.uint8, copy=False), classes.astype(np.int64),
                           values.astype(np.float64), metadata, str(path))
@@ -524,10 +536,36 @@ def _dsprites_metadata(path: Path, allow_pickle: bool) -> dict[str, Any] | None:
         return None
     if not allow_pickle:
         return None
-    # The user explicitly trusts this file.
-    with np.load(path, allow_pickle=True, encoding="latin1") as npz:
-        meta = npz["metadata"][()]
+    meta = _restricted_npz_object(path, "metadata")
     return meta if isinstance(meta, dict) else {"value": meta}
+
+
+def _restricted_npz_object(path: Path, key: str) -> Any:
+    """The pickled object array ``key`` of an npz, read with the restricted unpickler only."""
+    import zipfile
+
+    from latentatlas.io.unpickle import NUMPY_GLOBALS, restricted_load
+    from latentatlas.utils.errors import CheckpointError
+
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            _, _, dtype = read_header(f, max_header_size=1 << 16)
+            if not dtype.hasobject:
+                raise DataError(f"{path}: {key!r} is not a pickled object array")
+            blob = f.read()
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read {key!r} ({exc})") from exc
+    try:
+        arr = restricted_load(blob, NUMPY_GLOBALS, source=f"{path}:{key}",
+                              what="plain data and numpy arrays", encoding="latin1")
+    except CheckpointError as exc:
+        raise DataError(str(exc)) from exc
+    if not isinstance(arr, np.ndarray):
+        raise DataError(f"{path}: {key!r} is not an array")
+    return arr[()] if arr.shape == () else arr
 
 
 # ---------------------------------------------------------------------------- Shapes3D h5
@@ -706,7 +744,9 @@ def load_image_folder(
     def transform(im):
         from PIL import Image
 
-        im = im.convert(mode)
+        from latentatlas.io.images import to_8bit_image
+
+        im = to_8bit_image(im).convert(mode)
         if resolution is None:
             return im
         return _square_crop(im).resize((resolution, resolution), Image.Resampling.LANCZOS)

@@ -19,10 +19,19 @@ def load_vae_data(name: str) -> GroundTruthData | np.ndarray:
         path = Path(name)
         if not path.is_file():
             raise DataError(f"{path}: no such file")
+        from latentatlas.io.images import check_image_values
+
         try:
-            return np.load(path, allow_pickle=False, mmap_mode="r")
+            images = np.load(path, allow_pickle=False, mmap_mode="r")
         except (ValueError, OSError) as e:
             raise DataError(f"{path}: not a readable .npy array ({e})") from e
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+            raise DataError(f"{path}: must be NHWC images [N, H, W, 1 or 3], got shape "
+                            f"{images.shape}")
+        try:
+            return check_image_values(images, str(path))
+        except ValueError as e:
+            raise DataError(str(e)) from e
     if name == "dsprites" or name.startswith("dsprites_"):
         variant = "binary" if name == "dsprites" else name.split("_", 1)[1]
         return DSpritesLike(variant=variant)

@@ -24,6 +24,8 @@ from latentatlas.utils.errors import ShapeError
 
 #: InterFaceGAN's regulariser in the 2-condition closed form.
 TWO_CONDITION_EPS = 1e-8
+#: Conditions whose [N, d] matrix (unit rows) has a singular value below this are collinear.
+COLLINEAR_TOL = 1e-6
 
 
 def _as_vector(v: Any, what: str) -> np.ndarray:
@@ -46,6 +48,8 @@ def project_boundary(primal: Any, *conditions: Any, method: str = "auto") -> np.
     ``primal`` and each condition: [d] or [1, d] (renormalised first). ``method``: ``"auto"``
     (the closed forms for 1 and 2 conditions, the linear solve for more), or ``"solve"`` (the
     N-condition solve for any number). The result has ``primal``'s shape, float64.
+    Collinear (linearly dependent) conditions raise :class:`ShapeError`: no formula gives a
+    vector orthogonal to them that means anything, and the result is checked orthogonal.
     """
     shape = np.shape(primal)
     n = _as_vector(primal, "primal")
@@ -55,6 +59,12 @@ def project_boundary(primal: Any, *conditions: Any, method: str = "auto") -> np.
             raise ShapeError(f"condition {i} has dim {c.shape[0]}, primal has {n.shape[0]}")
     if method not in ("auto", "solve"):
         raise ShapeError(f"method must be 'auto' or 'solve', got {method!r}")
+    if len(conds) >= 2:
+        smallest = float(np.linalg.svd(np.stack(conds), compute_uv=False).min())
+        if smallest < COLLINEAR_TOL:
+            raise ShapeError(f"the {len(conds)} condition directions are collinear (linearly "
+                             f"dependent: smallest singular value {smallest:.2e}); drop the "
+                             "redundant condition")
     if not conds:
         out = n
     elif len(conds) == 1 and method == "auto":
@@ -77,7 +87,12 @@ def project_boundary(primal: Any, *conditions: Any, method: str = "auto") -> np.
     norm = np.linalg.norm(out)
     if norm < 1e-6:
         raise ShapeError("the primal direction lies in the span of the conditions")
-    return (out / norm).reshape(shape)
+    out = out / norm
+    off = max((abs(float(out @ c)) for c in conds), default=0.0)
+    if off > 1e-5:
+        raise ShapeError(f"the projection is not orthogonal to the conditions (cosine {off:.2e}):"
+                         " they are nearly collinear; drop the redundant condition")
+    return out.reshape(shape)
 
 
 def conditional_directions(

@@ -38,6 +38,11 @@ from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
 
 SOLVERS = ("auto", "libsvm", "fast", "liblinear")
+#: Train / validation split modes: ``"default"`` (numpy Generator permutations, stable sort) or
+#: ``"interfacegan"`` (the reference's ``np.argsort(scores, axis=0)[::-1]`` order and two
+#: ``RandomState(seed).shuffle`` calls, positives first: the same seed on the same codes gives
+#: the reference's training set, hence its normal).
+SPLITS = ("default", "interfacegan")
 #: "auto" uses libsvm up to this many training rows, the fast solver above.
 AUTO_LIBSVM_MAX_TRAIN = 4000
 
@@ -376,6 +381,11 @@ class SVMBoundary(DirectionFinder):
         selection is that layer, so editing W+ codes moves only that layer.
     seed:
         Seed of the train/validation shuffles.
+    split:
+        ``"default"`` or ``"interfacegan"`` (:data:`SPLITS`): the latter reproduces InterFaceGAN's
+        ``train_boundary`` run after ``np.random.seed(seed)`` exactly (its sort order, its
+        legacy ``RandomState`` shuffles; with ``solver="auto"`` libsvm, the reference's
+        ``SVC(kernel='linear')``), so the normal equals the reference's (cosine 1.0).
     name:
         Name of the direction (default ``"boundary"``).
     blas_threads:
@@ -432,6 +442,7 @@ class SVMBoundary(DirectionFinder):
         min_working_set: int = 600,
         blas_threads: int | None = 1,
         progress: bool = True,
+        split: str = "default",
     ) -> None:
         self.space = space
         self.chosen_num_or_ratio = chosen_num_or_ratio
@@ -446,11 +457,12 @@ class SVMBoundary(DirectionFinder):
         self.min_working_set = min_working_set
         self.blas_threads = blas_threads
         self.progress = progress
+        self.split = split
 
     #: The constructor arguments recorded in ``directions_.metadata["params"]``.
     RECORDED_PARAMS = (
         "space", "chosen_num_or_ratio", "split_ratio", "invalid_value", "C", "solver", "layer",
-        "seed", "name", "tol", "min_working_set", "blas_threads",
+        "seed", "name", "tol", "min_working_set", "blas_threads", "split",
     )
 
     def _validate_params(self) -> None:
@@ -459,6 +471,8 @@ class SVMBoundary(DirectionFinder):
             raise ShapeError(f"space must be one of {SPACES}, got {self.space!r}")
         if self.solver not in SOLVERS:
             raise ShapeError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.split not in SPLITS:
+            raise ShapeError(f"split must be one of {SPLITS}, got {self.split!r}")
         for name, low in (("chosen_num_or_ratio", 0.0), ("C", 0.0), ("tol", 0.0)):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.number)) or not value > low:
@@ -538,7 +552,13 @@ class SVMBoundary(DirectionFinder):
             remaining, remaining_labels = np.empty(0, int), np.empty(0, bool)
             counts.update(positives=int(pos.size), negatives=int(neg.size))
         else:
-            order = np.argsort(-values, kind="stable")
+            if uniq.size < 2:
+                raise ShapeError(f"{what} are constant ({uniq[0]:g} on every valid row): no "
+                                 "boundary separates them; score an attribute that varies")
+            if self.split == "interfacegan":  # the reference's (unstable) descending order
+                order = np.argsort(values[:, None], axis=0)[::-1, 0]
+            else:
+                order = np.argsort(-values, kind="stable")
             r = self.chosen_num_or_ratio
             chosen = int(valid * r) if 0 < r <= 1 else int(r)
             chosen = min(chosen, valid // 2)
@@ -546,6 +566,11 @@ class SVMBoundary(DirectionFinder):
             pos = sorted_rows[:chosen]
             neg = sorted_rows[valid - chosen :]
             remaining = sorted_rows[chosen : valid - chosen]
+            if chosen and sorted_vals[chosen - 1] <= sorted_vals[valid - chosen]:
+                raise ShapeError(
+                    f"the top and bottom {chosen} {what} overlap (both hold "
+                    f"{sorted_vals[chosen - 1]:g}): positives and negatives are not separated "
+                    "by score; use fewer chosen rows or a score with more distinct values")
             threshold = (sorted_vals[0] + sorted_vals[-1]) / 2
             remaining_labels = sorted_vals[chosen : valid - chosen] >= threshold
             counts.update(chosen_num=chosen, decision_value=float(threshold))
@@ -565,7 +590,14 @@ class SVMBoundary(DirectionFinder):
         rng = np.random.default_rng(self.seed) if rng is None else rng
         sel = self._select(scores, labels, n)
         counts = sel["counts"]
-        pos, neg = rng.permutation(sel["pos"]), rng.permutation(sel["neg"])
+        if self.split == "interfacegan" and not sel["use_labels"]:
+            legacy = np.random.RandomState(self.seed)  # noqa: NPY002  the reference's stream
+            pidx, nidx = np.arange(sel["pos"].size), np.arange(sel["neg"].size)
+            legacy.shuffle(pidx)
+            legacy.shuffle(nidx)
+            pos, neg = sel["pos"][pidx], sel["neg"][nidx]
+        else:
+            pos, neg = rng.permutation(sel["pos"]), rng.permutation(sel["neg"])
         if sel["use_labels"]:
             ptr, ntr = int(pos.size * self.split_ratio), int(neg.size * self.split_ratio)
         else:
@@ -664,7 +696,8 @@ class SVMBoundary(DirectionFinder):
         n_train = split["train"].size
         solver = self.solver
         if solver == "auto":
-            solver = "libsvm" if n_train <= AUTO_LIBSVM_MAX_TRAIN else "fast"
+            solver = ("libsvm" if n_train <= AUTO_LIBSVM_MAX_TRAIN or self.split == "interfacegan"
+                      else "fast")
 
         if x.ndim == 3 and self.layer is None:
             layer_ids: list[int] | None = list(range(x.shape[1]))

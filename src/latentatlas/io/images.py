@@ -123,6 +123,61 @@ def save_gif(
     return Path(path)
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}
+
+
 def _format(path: str | os.PathLike) -> str:
     ext = Path(path).suffix.lower()
-    return {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF"}.get(ext, "PNG")
+    if ext not in IMAGE_FORMATS:
+        raise ShapeError(f"{path}: an image file name must end in "
+                         f"{', '.join(IMAGE_FORMATS)} (got {ext or 'no extension'!r})")
+    return IMAGE_FORMATS[ext]
+
+
+def check_image_values(images: np.ndarray, where: str, chunk: int = 4096) -> np.ndarray:
+    """Refuse image arrays that are not what they claim: non-numeric / complex / bool dtypes,
+    NaN or Inf, float values outside [0, 1] (checked chunk by chunk: memmaps stay on disk).
+    Returns ``images``. Raises :class:`ShapeError` (a ValueError) naming ``where``."""
+    arr = images
+    kind = np.dtype(arr.dtype).kind
+    if kind not in "uif":
+        raise ShapeError(f"{where}: images must be uint8 or float in [0, 1], got dtype "
+                         f"{arr.dtype}")
+    if kind in "ui":
+        return images
+    n = arr.shape[0] if arr.ndim else 1
+    lo, hi = np.inf, -np.inf
+    for start in range(0, max(n, 1), chunk):
+        part = np.asarray(arr[start:start + chunk] if arr.ndim else arr)
+        if not np.isfinite(part).all():
+            raise ShapeError(f"{where}: images contain NaN or Inf; clean them first")
+        if part.size:
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ShapeError(f"{where}: float images must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]")
+    return images
+
+
+def to_8bit_image(im):
+    """A PIL image with 8 bits per channel: 16-bit greys (``I;16*``, 16-bit PNGs) are scaled by
+    1/257 instead of saturating; 32-bit integer greys are scaled from their 16-bit range; float
+    greys must be finite and in [0, 1] (or [0, 255]). Other modes are returned as they are."""
+    from PIL import Image
+
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im).astype(np.int64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise ShapeError(f"{mode} image with values outside [0, 65535]")
+        scale = 257.0 if mode.startswith("I;16") or (a.size and a.max() > 255) else 1.0
+        return Image.fromarray(np.round(a / scale).astype(np.uint8), "L")
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise ShapeError("image contains NaN or Inf")
+        if a.size and (a.min() < 0 or a.max() > 255):
+            raise ShapeError("float image with values outside [0, 1] / [0, 255]")
+        if a.size and a.max() <= 1.0:
+            a = a * 255.0
+        return Image.fromarray(np.round(a).astype(np.uint8), "L")
+    return im

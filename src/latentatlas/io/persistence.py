@@ -213,14 +213,111 @@ def save_model(
     return folder
 
 
+#: Bounds of what a model folder may make the loader read or allocate (override with the
+#: environment variables of the same names).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_SAFETENSORS_HEADER_BYTES = 100 << 20
+#: safetensors dtype name -> (item size, kind): f float, i/u integer, b bool, c complex.
+SAFETENSORS_DTYPES = {
+    "F64": (8, "f"), "F32": (4, "f"), "F16": (2, "f"), "BF16": (2, "f"),
+    "F8_E4M3": (1, "f"), "F8_E5M2": (1, "f"), "I64": (8, "i"), "I32": (4, "i"),
+    "I16": (2, "i"), "I8": (1, "i"), "U64": (8, "u"), "U32": (4, "u"), "U16": (2, "u"),
+    "U8": (1, "u"), "BOOL": (1, "b"), "C64": (8, "c"), "C128": (16, "c"),
+}
+
+
+def _bound(name: str, default: int) -> int:
+    env = os.environ.get(f"LATENTATLAS_{name}")
+    return int(env) if env else default
+
+
+def read_safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """The tensors a safetensors file declares (name -> (dtype, shape)), checked before anything
+    is allocated: the header's length against the file size and ``MAX_SAFETENSORS_HEADER_BYTES``,
+    every tensor's byte range inside the file and matching its dtype and shape."""
+    path = Path(path)
+    size = path.stat().st_size
+    limit = _bound("MAX_SAFETENSORS_HEADER_BYTES", MAX_SAFETENSORS_HEADER_BYTES)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: truncated safetensors file ({size} bytes)")
+        n = int.from_bytes(head, "little")
+        if n > size - 8 or n > limit:
+            raise CheckpointError(f"{path}: safetensors header declares {n} bytes; the file has "
+                                  f"{size} (limit {limit}): corrupt or not a safetensors file")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"{path}: safetensors header is not valid JSON ({e})") from e
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: safetensors header is not a JSON object")
+    data = size - 8 - n
+    out: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (lo, hi) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            shape = tuple(int(s) for s in shape)
+            lo, hi = int(lo), int(hi)
+        except (TypeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"{path}: malformed header entry {name!r}") from e
+        if dtype not in SAFETENSORS_DTYPES:
+            raise CheckpointError(f"{path}: tensor {name!r} has unknown dtype {dtype!r}")
+        count = 1
+        for s in shape:
+            if s < 0:
+                raise CheckpointError(f"{path}: tensor {name!r} has a negative dimension")
+            count *= s
+        if not 0 <= lo <= hi <= data or hi - lo != count * SAFETENSORS_DTYPES[dtype][0]:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} declares shape {list(shape)} {dtype} at bytes "
+                f"[{lo}, {hi}) of {data}: does not fit the file (truncated or corrupt)")
+        out[name] = (dtype, shape)
+    return out
+
+
+def _check_declared_model(cls: type, kwargs: dict[str, Any], weights: Path,
+                          declared: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+    """Build ``cls(**kwargs)`` on the meta device (no memory) and compare it with the file's
+    declared tensors before the real model is allocated: the config cannot make the loader
+    allocate more than the weights file holds, and weights of a non-float dtype for float
+    parameters are refused, not cast."""
+    try:
+        with torch.device("meta"):
+            meta = cls(**kwargs)
+    except Exception:  # classes that compute in __init__: checked after loading instead
+        return
+    own = meta.state_dict()
+    need = sum(t.numel() * t.element_size() for t in own.values())
+    held = weights.stat().st_size
+    if need > 2 * held + (1 << 20):
+        raise CheckpointError(
+            f"{weights.parent / CONFIG_NAME}: declares a {cls.__name__} of {need / 2**20:.1f} MiB "
+            f"but {weights.name} holds {held / 2**20:.1f} MiB: config.json does not match the "
+            "weights")
+    for k, t in own.items():
+        if k in declared:
+            kind = SAFETENSORS_DTYPES[declared[k][0]][1]
+            if t.is_floating_point() and kind != "f":
+                raise CheckpointError(f"{weights}: {k} is stored as {declared[k][0]}, a "
+                                      f"{cls.__name__} needs floating point weights (refused, "
+                                      "not cast)")
+
+
 def read_config(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     cfg_path = folder / CONFIG_NAME
     if not cfg_path.is_file():
         raise CheckpointError(f"{folder}: no {CONFIG_NAME}; not a latentatlas model folder")
+    limit = _bound("MAX_CONFIG_BYTES", MAX_CONFIG_BYTES)
+    if cfg_path.stat().st_size > limit:
+        raise CheckpointError(f"{cfg_path}: {cfg_path.stat().st_size} bytes, more than a config "
+                              f"may hold ({limit}); not a latentatlas config")
     try:
         config = json.loads(cfg_path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from e
     if not isinstance(config, dict) or "class" not in config or "kwargs" not in config:
         raise CheckpointError(f"{cfg_path}: missing 'class' or 'kwargs'")
@@ -261,8 +358,13 @@ def load_model(
     runtime = set(getattr(cls, "runtime_fields", ()))
     kwargs = {k: v for k, v in kwargs.items() if k not in runtime}
     try:
+        declared = read_safetensors_header(weights)
+    except OSError as e:
+        raise CheckpointError(f"{weights}: cannot read ({e})") from e
+    _check_declared_model(cls, kwargs, weights, declared)
+    try:
         model = cls(**kwargs)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise CheckpointError(
             f"{folder / CONFIG_NAME}: kwargs do not fit {cls.__name__}: {e}"
         ) from e
@@ -284,6 +386,11 @@ def load_model(
             raise CheckpointError(
                 f"{weights}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
             )
+        if k in own and own[k].is_floating_point() and not v.is_floating_point():
+            raise CheckpointError(f"{weights}: {k} is stored as {v.dtype}, floating point "
+                                  "weights are needed (refused, not cast)")
+        if k in own and v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{weights}: {k} holds NaN or Inf values")
     model.load_state_dict(state, strict=strict)
     model.model_folder = str(folder)  # type: ignore[attr-defined]
     model.model_metadata = config.get("metadata", {})  # type: ignore[attr-defined]

@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from latentatlas.io.persistence import ConfigModule
+from latentatlas.utils.checks import check_truncation
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng, torch_generator
 
@@ -157,6 +158,7 @@ class Generator(ConfigModule):
         space truncates w / W+ only: its z cannot carry truncation (psi != 1 on ``space="z"``
         raises). Z-only generators override this (z' = psi z).
         """
+        check_truncation(psi, cutoff, getattr(self, "num_ws", None))
         if psi == 1.0:
             return latent
         latent = self.check_latent(latent, space)
@@ -186,6 +188,7 @@ class Generator(ConfigModule):
         :meth:`synthesize` takes latents as they are.
         """
         self._check_space(space)
+        check_truncation(truncation_psi, truncation_cutoff, getattr(self, "num_ws", None))
         if truncation_cutoff is not None and truncation_psi != 1.0 and space != "wp":
             if "wp" not in self.spaces:
                 raise ValueError(f"{type(self).__name__} has no W+ space; a truncation cutoff "

@@ -152,6 +152,42 @@ def _check_fixed(key: str, value: Any, source: str) -> None:
         )
 
 
+#: Synthesis kwargs of the alias-free StyleGAN3 generators (configs T / R): not StyleGAN2.
+_STYLEGAN3_KEYS = {"channels_max", "num_layers", "num_critical", "first_cutoff", "first_stopband",
+                   "last_stopband_rel", "margin_size", "output_scale", "conv_kernel",
+                   "filter_size", "lrelu_upsampling", "use_radial_filters", "magnitude_ema_beta"}
+STYLEGAN3_HINT = ("an alias-free StyleGAN3 generator (config T or R), which is not supported: "
+                  "convert a StyleGAN2 pickle (StyleGAN2-ADA, or the StyleGAN3 repo's stylegan2 "
+                  "config)")
+
+
+def stored_network_settings(net: PersistentObject) -> dict[str, Any]:
+    """``conv_clamp`` and ``w_avg_beta`` as the pickle's layers store them (the first
+    ``SynthesisLayer`` / ``ToRGBLayer``'s ``conv_clamp``, the ``MappingNetwork``'s
+    ``w_avg_beta``), whatever repository wrote it; keys absent when not stored."""
+    found: dict[str, Any] = {}
+
+    def walk(obj: Any, depth: int = 0) -> None:
+        if not isinstance(obj, PersistentObject) or depth > 8:
+            return
+        st = obj.state
+        if obj.class_name in ("SynthesisLayer", "ToRGBLayer") and "conv_clamp" in st:
+            found.setdefault("conv_clamp", st["conv_clamp"])
+        if obj.class_name == "MappingNetwork" and "w_avg_beta" in st:
+            found.setdefault("w_avg_beta", st["w_avg_beta"])
+        for child in (st.get("_modules") or {}).values():
+            walk(child, depth + 1)
+
+    walk(net)
+    out: dict[str, Any] = {}
+    if "conv_clamp" in found:
+        value = found["conv_clamp"]
+        out["conv_clamp"] = None if value is None else float(value)
+    if found.get("w_avg_beta") is not None:
+        out["w_avg_beta"] = float(found["w_avg_beta"])
+    return out
+
+
 def official_generator_kwargs(
     init_args: tuple | list, init_kwargs: dict[str, Any], source: str = "<pickle>"
 ) -> tuple[dict[str, Any], str]:
@@ -166,6 +202,9 @@ def official_generator_kwargs(
     if missing:
         raise CheckpointError(f"{source}: generator kwargs lack {missing}")
     mapping = dict(kw.pop("mapping_kwargs", None) or {})
+    nested = dict(kw.get("synthesis_kwargs") or {})
+    if _STYLEGAN3_KEYS & (set(kw) | set(nested)):
+        raise CheckpointError(f"{source}: {STYLEGAN3_HINT}")
     if "synthesis_kwargs" in kw:
         fmt = "stylegan2-ada"
         synthesis = dict(kw.pop("synthesis_kwargs") or {})
@@ -224,7 +263,7 @@ def _load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], s
     if missing or unexpected:
         hint = ""
         if any(k.startswith("synthesis.L") or ".L0_" in k for k in unexpected):
-            hint = " (this looks like an alias-free StyleGAN3 generator, which is not supported)"
+            hint = f" ({STYLEGAN3_HINT})"
         raise CheckpointError(
             f"{source}: keys do not match StyleGAN2Generator{hint}: missing {missing[:6]}"
             f"{'...' if len(missing) > 6 else ''}, unexpected {unexpected[:6]}"
@@ -265,7 +304,11 @@ def load_official_pickle(path: str | os.PathLike, network: str = "G_ema") -> Sty
         raise CheckpointError(f"{path}: {network} has no valid _init_args / _init_kwargs")
     try:
         kwargs, fmt = official_generator_kwargs(tuple(init_args), dict(init_kwargs), str(path))
+        # What the layers store wins over the repository's defaults.
+        kwargs.update(stored_network_settings(net))
         state = _drop_resample_filters(flatten_module_state(net), str(path))
+    except CheckpointError:
+        raise  # the converter's own message (e.g. the StyleGAN3 hint), not wrapped again
     except (AttributeError, TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: malformed network state ({type(e).__name__}: {e})") from e
     try:
@@ -375,9 +418,16 @@ def load_rosinality(path: str | os.PathLike, network: str = "g_ema") -> StyleGAN
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        # torch's message ends with advice to reload with weights_only=False, which would run
+        # the file's code: keep only its first line.
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        keep = [ln for ln in lines if "weights_only" not in ln and "torch.load" not in ln
+                and "trusted source" not in ln]
+        first = keep[0] if keep else "unsupported content"
         raise CheckpointError(
-            f"{path}: refused by the weights-only loader (nothing was executed): {e}"
-        ) from e
+            f"{path}: refused by the weights-only loader (nothing was executed; the file holds "
+            f"objects that are not plain tensors): {first}"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path}: truncated or corrupt torch checkpoint ({e})") from e
     if not isinstance(ckpt, dict) or network not in ckpt:
@@ -429,6 +479,11 @@ def detect_format(path: str | os.PathLike) -> str:
 def load_checkpoint(path: str | os.PathLike, network: str | None = None) -> torch.nn.Module:
     """Load a StyleGAN2 generator from any supported checkpoint (format autodetected).
 
+    Converted models compute in bf16 where the CPU / GPU does it natively (``dtype="auto"``),
+    so their images differ from the official fp32 output by bf16 rounding; ``set_impl(dtype=
+    "float32")`` computes in fp32, and bit-exact official output needs the reference
+    implementation (``impl="reference"``, fp32).
+
     ``network`` picks the generator inside the file ("G_ema" / "G" for NVlabs pickles, "g_ema" /
     "g" for rosinality); the EMA generator by default. Returns an eval-mode StyleGAN2Generator
     whose ``model_metadata["source_format"]`` names the detected format.
@@ -456,18 +511,24 @@ def convert_with_record(
     out_folder: str | os.PathLike,
     network: str | None = None,
     command_line: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, str | None]:
     """:func:`convert`, then write run.json into the folder (``command_line``, source, network,
     detected format and constructor kwargs): what ``latentatlas convert`` does. Returns the
-    folder and the source format."""
-    folder = convert(path, out_folder, network)
-    config = read_config(folder)
-    source_format = config["metadata"].get("source_format")
-    write_run_record(
-        folder,
-        command="convert",
-        config={"command_line": command_line, "checkpoint": str(path), "network": network,
-                "out": str(folder)},
-        metrics={"source_format": source_format, "kwargs": config["kwargs"]},
-    )
+    folder and the source format. An existing, non-empty ``out_folder`` is refused unless
+    ``overwrite``; the folder is written beside and swapped in whole."""
+    from latentatlas.utils.outputs import replacing_folder
+
+    folder = Path(out_folder)
+    with replacing_folder(folder, overwrite, what="model folder") as staging:
+        convert(path, staging, network)
+        config = read_config(staging)
+        source_format = config["metadata"].get("source_format")
+        write_run_record(
+            staging,
+            command="convert",
+            config={"command_line": command_line, "checkpoint": str(path), "network": network,
+                    "out": str(folder)},
+            metrics={"source_format": source_format, "kwargs": config["kwargs"]},
+        )
     return folder, source_format

@@ -18,6 +18,7 @@ from torch import nn
 
 from latentatlas.io.persistence import ConfigModule, register_model
 from latentatlas.models.base import Generator, check_image_shape, log2_resolution
+from latentatlas.utils.checks import check_truncation
 from latentatlas.utils.errors import ShapeError
 
 NORMS = ("pixel", "batch", "none")
@@ -162,6 +163,7 @@ class ZGenerator(Generator):
         self, latent: torch.Tensor, psi: float = 1.0, cutoff: int | None = None, space: str = "z"
     ) -> torch.Tensor:
         """z' = psi * z (towards the mean of z, 0). There are no layers to cut off."""
+        check_truncation(psi)
         if cutoff is not None and psi != 1.0:
             raise ValueError(
                 f"{type(self).__name__} has no W+ space; a truncation cutoff needs one"

@@ -29,7 +29,12 @@ def train_vae_run(objective: str, data: str, out: str | os.PathLike, *, steps: i
     from latentatlas.report.vae_figures import save_vae_figures
     from latentatlas.training.vae import VAETrainConfig, train_vae
     from latentatlas.training.vae_losses import make_objective
+    from latentatlas.utils.errors import OutputExistsError
+    from latentatlas.utils.outputs import folder_is_empty
 
+    if not resume and Path(out).is_dir() and not folder_is_empty(Path(out)):
+        raise OutputExistsError(f"{out} is not empty; resume=True continues the VAE run there, "
+                                "or choose another out")
     dataset = load_vae_data(data)
     if isinstance(dataset, np.ndarray):
         channels = 1 if dataset.ndim == 3 else int(dataset.shape[-1])

@@ -11,8 +11,8 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
                   seed: int = 0, truncation: float = 1.0, truncation_cutoff: int | None = None,
                   noise_mode: str = "const", impl: str | None = None, dtype: str | None = None,
                   class_index: int | None = None, nrow: int | None = None,
-                  batch_size: int = 32, command_line: str | None = None
-                  ) -> tuple[Path, dict[str, Any]]:
+                  batch_size: int = 32, command_line: str | None = None,
+                  overwrite: bool = False) -> tuple[Path, dict[str, Any]]:
     """Sample ``n`` images of generator ``model`` (shipped name or folder) from z of ``seed`` into
     one grid image ``out`` and write run.json beside it (config incl. ``command_line``, metrics).
 
@@ -20,7 +20,8 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     conditional model (default: random labels from ``seed``); ``noise_mode="random"`` draws the
     noise inputs from ``seed`` too. Returns the grid's path and the metrics (images / s, pixel
     range, compute dtype). Bad requests raise :class:`LatentAtlasError` (or ValueError from the
-    generator, e.g. a truncation cutoff for a Z-only generator).
+    generator, e.g. a truncation cutoff for a Z-only generator). An existing ``out``, or a
+    run.json beside it written by another command, is refused unless ``overwrite``.
     """
     import inspect
     import time
@@ -28,13 +29,27 @@ def generate_grid(model: str | os.PathLike, out: str | os.PathLike, *, n: int = 
     import numpy as np
     import torch
 
-    from latentatlas.io.images import save_grid
+    from latentatlas.io.images import _format, save_grid
     from latentatlas.models import load
     from latentatlas.utils import LatentAtlasError, write_run_record
+    from latentatlas.utils.checks import check_number
+    from latentatlas.utils.outputs import check_new_file, check_run_record
 
+    check_new_file(out, overwrite)
+    _format(out)
+    check_run_record(Path(out).parent, "generate", overwrite)
+    check_number("n", n, 1, integer=True)
+    if nrow is not None:
+        check_number("nrow", nrow, 1, n, integer=True)
     g = load(model)
     if not hasattr(g, "synthesize"):
         raise LatentAtlasError(f"{model}: {type(g).__name__} is not a generator")
+    from latentatlas.utils.checks import check_allocation
+
+    res, ch = int(g.img_resolution), int(getattr(g, "img_channels", 3))
+    # The images (float32), their clamped copy and the uint8 grid are held at once.
+    check_allocation(n * ch * res * res * (4 * 2 + 1), f"{n} images of {ch}x{res}x{res}",
+                     "use a smaller --n")
     if impl is not None or dtype is not None:
         if not hasattr(g, "set_impl"):
             raise LatentAtlasError("--impl / --dtype apply to StyleGAN2 generators only")

@@ -34,9 +34,10 @@ def _training_config(run_dir: Path) -> dict[str, Any]:
 
 
 def export_generator(run_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                     step: int | None = None) -> Path:
+                     step: int | None = None, overwrite: bool = False) -> Path:
     """Save the ``G_ema`` of checkpoint ``step`` (default: the newest) of ``run_dir`` as a model
-    folder at ``out_dir``; returns ``out_dir``. Its metadata records the run, step and kimg."""
+    folder at ``out_dir``; returns ``out_dir``. Its metadata records the run, step and kimg.
+    An existing, non-empty ``out_dir`` is refused unless ``overwrite`` (then swapped in whole)."""
     from latentatlas.io.persistence import model_classes, save_model
     from latentatlas.training.checkpoint import list_checkpoints, load_checkpoint
 
@@ -69,8 +70,12 @@ def export_generator(run_dir: str | os.PathLike, out_dir: str | os.PathLike,
     except RuntimeError as e:
         raise CheckpointError(f"{found[step]}: G_ema does not fit {gen['class']}"
                               f"(**training_config kwargs): {e}") from e
+    from latentatlas.utils.outputs import replacing_folder
+
     batch = int(config.get("train", {}).get("batch", 0))
-    return save_model(G.eval(), out_dir, metadata={
-        "trained_with": "latentatlas.training.gan", "exported_from": str(found[step]),
-        "steps": step, "kimg": step * batch / 1000, "command": config.get("command"),
-        "training_dtype": training_dtype})
+    with replacing_folder(out_dir, overwrite, what="model folder") as staging:
+        save_model(G.eval(), staging, metadata={
+            "trained_with": "latentatlas.training.gan", "exported_from": str(found[step]),
+            "steps": step, "kimg": step * batch / 1000, "command": config.get("command"),
+            "training_dtype": training_dtype})
+    return Path(out_dir)

@@ -50,6 +50,7 @@ from latentatlas.training.checkpoint import (
     checkpoint_path,
     list_checkpoints,
     load_checkpoint,
+    nonfinite_tensors,
     prune_checkpoints,
     save_checkpoint,
 )
@@ -155,6 +156,38 @@ class GANTrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         self.augment_ops = tuple(self.augment_ops)
+        self.validate()
+
+    def validate(self) -> None:
+        """Every number in its range (:class:`OptionError` naming the option otherwise)."""
+        from latentatlas.utils.checks import check_number
+
+        if self.total_steps is not None:
+            check_number("total_steps", self.total_steps, 1, integer=True)
+        if self.kimg is not None:
+            check_number("kimg", self.kimg, 0, low_open=True)
+        for name in ("batch", "accum_steps", "r1_interval", "pl_interval", "pl_batch_shrink",
+                     "ada_interval", "n_samples"):
+            check_number(name, getattr(self, name), 1, integer=True)
+        for name in ("checkpoint_every", "sample_every", "log_every"):
+            check_number(name, getattr(self, name), 1, integer=True)
+        for name in ("g_lr", "d_lr", "adam_eps"):
+            check_number(name, getattr(self, name), 0, low_open=True)
+        for name in ("r1_gamma", "pl_weight", "ada_kimg"):
+            check_number(name, getattr(self, name), 0)
+        for name in ("style_mixing_prob", "pl_decay", "ada_target", "w_avg_beta"):
+            check_number(name, getattr(self, name), 0, 1)
+        if self.augment_p is not None:
+            check_number("augment_p", self.augment_p, 0, 1)
+        if self.ema_kimg is not None:
+            check_number("ema_kimg", self.ema_kimg, 0)
+        if self.ema_rampup is not None:
+            check_number("ema_rampup", self.ema_rampup, 0)
+        if self.batch % self.accum_steps:
+            from latentatlas.utils.errors import OptionError
+
+            raise OptionError(f"batch={self.batch} must be a multiple of "
+                              f"accum_steps={self.accum_steps}")
 
     def resolved_total_steps(self) -> int:
         if self.total_steps is not None:
@@ -609,6 +642,8 @@ class GANTrainer:
         """Restore from ``checkpoint`` (a file) or the newest readable one in the run folder.
 
         Returns the restored step (0 when ``checkpoint`` is True and none exists yet).
+        A checkpoint with NaN / Inf values is never resumed from: the error names the newest
+        finite one before it (resume from that path, or delete the bad files).
         """
         if checkpoint is True:
             found = list_checkpoints(self.ckpt_dir)
@@ -618,12 +653,34 @@ class GANTrainer:
                 except CheckpointError as e:
                     warnings.warn(f"skipping unreadable checkpoint {path}: {e}", stacklevel=2)
                     continue
+                self._check_finite_checkpoint(state, path, found)
                 self.load_state_dict(state, str(path))
                 return step
             return 0
         path = Path(checkpoint)
-        self.load_state_dict(load_checkpoint(path, map_location=self.device), str(path))
+        state = load_checkpoint(path, map_location=self.device)
+        self._check_finite_checkpoint(state, path, list_checkpoints(path.parent))
+        self.load_state_dict(state, str(path))
         return self.step
+
+    def _check_finite_checkpoint(self, state: Any, path: Path,
+                                 found: list[tuple[int, Path]]) -> None:
+        bad = nonfinite_tensors(state)
+        if not bad:
+            return
+        previous = None
+        for _, other in reversed([f for f in found if f[1] != path and f[1].name < path.name]):
+            try:
+                if not nonfinite_tensors(load_checkpoint(other)):
+                    previous = other
+                    break
+            except CheckpointError:
+                continue
+        hint = (f"the previous good checkpoint is {previous}: delete the newer ones to resume "
+                "from it" if previous is not None else "no earlier finite checkpoint exists; "
+                "start over with --overwrite")
+        raise CheckpointError(f"{path}: NaN/Inf values in {bad[:3]}, not a good checkpoint; "
+                              f"{hint}")
 
     # ------------------------------------------------------------------ outputs
     def _fixed_z(self) -> torch.Tensor:
@@ -686,14 +743,33 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ the loop
     def train(
-        self, resume: bool | str | os.PathLike = False, stop_after: int | None = None
+        self, resume: bool | str | os.PathLike = False, stop_after: int | None = None,
+        overwrite: bool = False,
     ) -> TrainResult:
-        """Run to ``total_steps`` (or stop after step ``stop_after``), resuming if asked."""
+        """Run to ``total_steps`` (or stop after step ``stop_after``), resuming if asked.
+
+        Without ``resume`` a run folder that already holds a run (checkpoints, a log, a model)
+        is refused unless ``overwrite``, which clears it first."""
         from tqdm.auto import tqdm
 
+        from latentatlas.utils.outputs import OutputExistsError, clear_folder
+
         cfg = self.config
+        if self.rank == 0 and not resume and self.out_dir.is_dir():
+            held = [n for n in ("checkpoints", "metrics.jsonl", "run.json", "model",
+                                "training_config.json") if (self.out_dir / n).exists()]
+            if held and not overwrite:
+                raise OutputExistsError(
+                    f"{self.out_dir} already holds a run ({', '.join(held)}); pass --resume to "
+                    "continue it or --overwrite to start over (or choose another --out)")
+            if held:
+                clear_folder(self.out_dir)
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            from latentatlas.utils.outputs import remove_stale_temporaries
+
+            for folder in (self.out_dir, self.ckpt_dir, self.out_dir / "samples"):
+                remove_stale_temporaries(folder)  # left by a killed atomic write
             atomic_write_json(self.out_dir / "training_config.json", self._run_config())
         if self.world > 1:
             dist.barrier()

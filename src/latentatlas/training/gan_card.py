@@ -27,7 +27,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise DataError(f"{path}: missing ({what})")
     try:
         return json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e})") from e
 
 
@@ -155,11 +155,16 @@ def model_card(
 def ship_gan(run_dir: str | os.PathLike, name: str,
              quality_json: str | os.PathLike | None = None,
              zoo_dir: str | os.PathLike | None = None,
-             notes: str | None = None) -> Path:
+             notes: str | None = None, overwrite: bool = False) -> Path:
     """Copy a finished run's G_ema into the zoo as ``name`` with samples and a model card.
 
-    ``notes`` (Markdown) is appended to the card, e.g. how a run was split over sessions."""
+    ``notes`` (Markdown) is appended to the card, e.g. how a run was split over sessions.
+    ``name`` must be a plain folder name; an existing zoo entry of that name is refused unless
+    ``overwrite`` (then the folder is swapped in whole)."""
     from latentatlas.io.registry import ZOO_DIR
+    from latentatlas.utils.outputs import check_child_name, check_new_folder, replacing_folder
+
+    check_child_name(name, "zoo name")
 
     run_dir = Path(run_dir)
     run = _read_json(run_dir / "run.json", "written when a run finishes")
@@ -170,11 +175,11 @@ def ship_gan(run_dir: str | os.PathLike, name: str,
     quality = _read_json(Path(quality_json), "latentatlas quality --out") if quality_json else None
     dest = Path(zoo_dir) if zoo_dir is not None else ZOO_DIR
     dest = dest / name
+    check_new_folder(dest, overwrite, what="shipped model")
     size_mb = (model / "model.safetensors").stat().st_size / 2**20
     if size_mb > MAX_ZOO_MB:
         warnings.warn(f"{name}: weights are {size_mb:.1f} MB (> {MAX_ZOO_MB} MB zoo budget)",
                       stacklevel=2)
-    atomic_write_bytes(dest / "model.safetensors", (model / "model.safetensors").read_bytes())
     config = _read_json(model / "config.json", "written when a run finishes")
     kwargs = config.get("kwargs", {})
     if kwargs.get("dtype") not in (None, "auto"):
@@ -182,10 +187,13 @@ def ship_gan(run_dir: str | os.PathLike, name: str,
         # weights are fp32 and should compute in bf16 only where it is native.
         config.setdefault("metadata", {})["training_dtype"] = kwargs["dtype"]
         kwargs["dtype"] = "auto"
-    atomic_write_json(dest / "config.json", config)
-    samples = run_dir / "samples" / "final.png"
-    if samples.is_file():
-        atomic_write_bytes(dest / "samples.png", samples.read_bytes())
     card = model_card(run, name, quality, size_mb, notes)
-    save_model_card(dest, card)
+    with replacing_folder(dest, overwrite, what="shipped model") as staging:
+        atomic_write_bytes(staging / "model.safetensors",
+                           (model / "model.safetensors").read_bytes())
+        atomic_write_json(staging / "config.json", config)
+        samples = run_dir / "samples" / "final.png"
+        if samples.is_file():
+            atomic_write_bytes(staging / "samples.png", samples.read_bytes())
+        save_model_card(staging, card)
     return dest

@@ -97,14 +97,15 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
             overrides: dict[str, Any] | None = None, resume: bool = False,
             threads: int | None = None, device: str | None = None, max_images: int | None = None,
             data_root: str | None = None, command: str | None = None,
-            log: Callable[[str], Any] = print):
+            log: Callable[[str], Any] = print, overwrite: bool = False):
     """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`;
     ``auto``, the default for a user's ``--data`` folder / npz, derives the preset from the data).
 
     Under torchrun every rank calls this; the global batch is split across ranks and rank 0 alone
     writes and ``log``s (a summary line before and after training). ``threads``: torch CPU threads
     per process (default: torch's, or cpu_count / world for several CPU ranks). ``command`` is
-    recorded in run.json. Raises :class:`OptionError` without data or length. Returns the
+    recorded in run.json. Raises :class:`OptionError` without data or length. An existing run
+    in ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
     :class:`~latentatlas.training.gan.TrainResult`.
     """
     from latentatlas.training.data import resolve_training_data
@@ -154,7 +155,7 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
         log(f"{settings['arch']} G {n_g / 1e6:.2f} M / D {n_d / 1e6:.2f} M parameters; "
             f"{len(source)} images of {source.name}; {trainer.total_steps} steps of "
             f"batch {config.batch} on {world} process(es), {dev}")
-    result = trainer.train(resume=resume)
+    result = trainer.train(resume=resume, overwrite=overwrite)
     if rank == 0:
         log(f"done: step {result.step}; model {result.model_dir}; last checkpoint "
             f"{result.checkpoint}")

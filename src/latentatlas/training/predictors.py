@@ -333,6 +333,11 @@ def train_predictor(
     model.set_fast(config.bf16)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
+    if not resume and (ckpt_path.is_file() or (out / "model").exists()):
+        from latentatlas.utils.errors import OutputExistsError
+
+        raise OutputExistsError(f"{out} already holds a predictor run; resume=True continues "
+                                "it, or choose another out_dir")
     step, train_seconds, bad_evals = 0, 0.0, 0
     best: dict[str, Any] = {"loss": math.inf, "step": -1, "metrics": None}
     best_state = _clone_state(model)

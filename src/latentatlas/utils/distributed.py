@@ -24,7 +24,16 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device is None:
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        from latentatlas.utils.errors import OptionError
+
+        raise OptionError(f"device must be cpu, cuda or cuda:N, got {device!r}") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from latentatlas.utils.errors import OptionError
+
+        raise OptionError(f"device {str(device)!r}: CUDA is not available here; use cpu")
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

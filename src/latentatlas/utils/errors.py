@@ -20,3 +20,11 @@ class CheckpointError(LatentAtlasError, ValueError):
 
 class OptionError(LatentAtlasError, ValueError):
     """The options of a job are incomplete or inconsistent (the CLI reports a usage error)."""
+
+
+class OutputExistsError(LatentAtlasError, FileExistsError):
+    """An output exists and is not the run being resumed (``--overwrite`` replaces it)."""
+
+
+class ResourceError(LatentAtlasError, MemoryError):
+    """A job would need more memory or disk than there is (refused before allocating)."""

@@ -238,22 +238,12 @@ def histogram_discretize(values: Any, num_bins: int = 20) -> np.ndarray:
     return out
 
 
-def _one_hot_blocks(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot [N, sum_j K_j] of each column's relabelled values, and the block start offsets."""
-    compact = relabel_columns(labels)
-    sizes = compact.max(axis=0) + 1
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    one_hot = np.zeros((labels.shape[0], int(sizes.sum())), dtype=np.float64)
-    rows = np.arange(labels.shape[0])[:, None]
-    one_hot[rows, compact + offsets[None, :]] = 1.0
-    return one_hot, offsets
-
-
-def discrete_mutual_info(a: Any, b: Any) -> np.ndarray:
+def discrete_mutual_info(a: Any, b: Any, block: int = 64) -> np.ndarray:
     """Mutual information (nats) between every column of ``a`` [N, d] and of ``b`` [N, F] -> [d, F].
 
-    Both hold discrete labels (any values). All contingency tables come from one matrix product of
-    one-hot encodings; this equals sklearn's ``mutual_info_score`` per pair.
+    Both hold discrete labels (any values). The contingency tables are counted with one
+    ``bincount`` per column of ``a`` over ``block`` columns of ``b`` at a time (memory ~ N x block,
+    whatever d and F are); this equals sklearn's ``mutual_info_score`` per pair.
     """
     a = np.asarray(a)
     b = np.asarray(b)
@@ -262,18 +252,30 @@ def discrete_mutual_info(a: Any, b: Any) -> np.ndarray:
     if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
         raise ShapeError(f"label arrays must be [N, d] and [N, F] with equal N, got {a.shape}, "
                          f"{b.shape}")
+    out = np.empty((a.shape[1], b.shape[1]))
+    for j in range(0, b.shape[1], block):
+        out[:, j:j + block] = _mutual_info_block(a, b[:, j:j + block])
+    return out
+
+
+def _mutual_info_block(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MI of every column pair: joint counts by one ``bincount`` per column of ``a``."""
     n = a.shape[0]
-    oa, offa = _one_hot_blocks(a)
-    ob, offb = _one_hot_blocks(b)
-    joint = oa.T @ ob  # [Sa, Sb] counts of every (value of a_i, value of b_j) pair
-    pa = oa.sum(axis=0)
-    pb = ob.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(
-            joint > 0, joint / n * np.log(joint * n / (pa[:, None] * pb[None, :])), 0.0
-        )
-    mi = np.add.reduceat(np.add.reduceat(terms, offa, axis=0), offb, axis=1)
-    return np.clip(mi, 0.0, None)
+    ca, cb = relabel_columns(a), relabel_columns(b)
+    ka, kb = int(ca.max()) + 1, int(cb.max()) + 1
+    f = cb.shape[1]
+    cols = np.arange(f, dtype=np.int64)[None, :] * (ka * kb)
+    pb = np.stack([np.bincount(cb[:, j], minlength=kb) for j in range(f)])  # [F, kb]
+    out = np.empty((ca.shape[1], f))
+    for i in range(ca.shape[1]):
+        idx = cols + ca[:, i:i + 1].astype(np.int64) * kb + cb
+        joint = np.bincount(idx.ravel(), minlength=f * ka * kb).reshape(f, ka, kb)
+        pa = np.bincount(ca[:, i], minlength=ka)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(joint > 0, joint / n * np.log(
+                joint * n / (pa[None, :, None] * pb[:, None, :])), 0.0)
+        out[i] = terms.sum(axis=(1, 2))
+    return np.clip(out, 0.0, None)
 
 
 def discrete_entropy(labels: Any) -> np.ndarray:

@@ -18,6 +18,7 @@ from latentatlas.metrics.disentanglement.information import (
 from latentatlas.metrics.disentanglement.intervention import beta_vae, factor_vae
 from latentatlas.metrics.disentanglement.irs import irs
 from latentatlas.metrics.disentanglement.predictors import dci, sap
+from latentatlas.utils.errors import LatentAtlasError
 
 #: Sample sizes of ``compute_suite(fast=True)`` (the defaults are disentanglement_lib's).
 FAST_SETTINGS: dict[str, dict[str, int]] = {
@@ -70,6 +71,40 @@ HEADLINE: dict[str, str] = {
 }
 
 
+class _ActiveFactors(GroundTruthData):
+    """``data`` without its single-valued factors (they carry no information: every metric
+    would divide by their zero entropy or fit a one-class classifier)."""
+
+    def __init__(self, data: GroundTruthData, active: list[int]) -> None:
+        self.base, self.active = data, active
+        self.name = data.name
+        self.factor_names = [data.factor_names[i] for i in active]
+        self.factors_num_values = [data.factors_num_values[i] for i in active]
+        self.observation_shape = data.observation_shape
+
+    def sample_observations_from_factors(self, factors: np.ndarray,
+                                         rng: np.random.Generator) -> np.ndarray:
+        factors = self._check_factors(factors)
+        full = np.zeros((factors.shape[0], self.base.num_factors), np.int64)
+        full[:, self.active] = factors
+        return self.base.sample_observations_from_factors(full, rng)
+
+
+def drop_single_valued_factors(data: GroundTruthData) -> tuple[GroundTruthData, list[str]]:
+    """``data`` without factors that take one value, and the warnings naming them (the suite's
+    one rule for such factors: excluded from every metric, with a warning in the result)."""
+    sizes = list(data.factors_num_values)
+    active = [i for i, k in enumerate(sizes) if k > 1]
+    if len(active) == len(sizes):
+        return data, []
+    if not active:
+        raise LatentAtlasError(f"{data.name}: every factor takes a single value; nothing to "
+                               "measure")
+    names = [data.factor_names[i] for i, k in enumerate(sizes) if k <= 1]
+    return _ActiveFactors(data, active), [
+        f"factor {n!r} takes a single value: excluded from every metric" for n in names]
+
+
 def compute_suite(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -105,7 +140,9 @@ def compute_suite(
     else:
         seed = 0 if rng is None else int(rng)
         streams = {m: np.random.default_rng(seed) for m in names}
+    data, warnings_ = drop_single_valued_factors(data)
     results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     timings: dict[str, float] = {}
     settings: dict[str, Any] = {"fast": fast and sizes is None,
                                 "repr_batch_size": repr_batch_size, "sizes": {}}
@@ -122,20 +159,32 @@ def compute_suite(
             kwargs = dict(FAST_SETTINGS[name]) if fast else {}
             settings["sizes"][name] = kwargs or "defaults"
         start = time.perf_counter()
-        results[name] = METRICS[name](
-            data, representation_fn, streams[name], repr_batch_size=repr_batch_size, **kwargs
-        )
+        try:
+            results[name] = METRICS[name](
+                data, representation_fn, streams[name], repr_batch_size=repr_batch_size,
+                **kwargs)
+        except (LatentAtlasError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # One failing metric never discards the others: its error is the result.
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            errors[name] = results[name]["error"]
         timings[name] = time.perf_counter() - start
         if log is not None:
-            log(f"  {name}: {timings[name]:.0f} s")
+            log(f"  {name}: {timings[name]:.0f} s"
+                + (f" (failed: {errors[name]})" if name in errors else ""))
     results["timings_s"] = timings
     results["settings"] = settings
+    if errors:
+        results["errors"] = errors
+    if warnings_:
+        results["warnings"] = warnings_
     return results
 
 
 def headline_scores(results: dict[str, Any]) -> dict[str, float]:
-    """One number per metric from :func:`compute_suite` output (see :data:`HEADLINE`)."""
-    return {m: float(results[m][key]) for m, key in HEADLINE.items() if m in results}
+    """One number per metric from :func:`compute_suite` output (see :data:`HEADLINE`); a metric
+    that failed (``{"error": ...}``) gives NaN."""
+    return {m: float(results[m].get(key, float("nan"))) for m, key in HEADLINE.items()
+            if m in results}
 
 
 def evaluate_vae(model_name: str, data: str = "dsprites", fast: bool = False, seed: int = 0,

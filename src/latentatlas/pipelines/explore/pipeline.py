@@ -52,6 +52,7 @@ from latentatlas.pipelines.explore.unsupervised import unsupervised_stage
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
+from latentatlas.utils.outputs import claim_folder
 from latentatlas.utils.runinfo import write_run_record
 
 
@@ -78,6 +79,7 @@ def explore(
     scorers: Sequence[str] = (),
     ordered: Sequence[str] | None = None,
     n_wp: int | None = None,
+    overwrite: bool = False,
 ) -> ExploreResult:
     """Run the main job (see the module docstring) and write everything into ``out``.
 
@@ -110,6 +112,8 @@ def explore(
         ordered: multiclass heads whose class index is ordered (default: zoo index / the
             predictor's ``ordered_factors`` metadata).
         n_wp: size of the style-mixed W+ bank of ``space="wp"`` (default 2000; quick: 384).
+        overwrite: replace an ``out`` that holds a run of another generator or predictor
+            (refused otherwise: the weight digests identify them).
 
     Returns:
         An :class:`ExploreResult`.
@@ -122,6 +126,10 @@ def explore(
                       space=space, attributes=attributes, quick=quick, progress=progress,
                       focus=focus, conditions=conditions, chosen_ratio=chosen_ratio,
                       min_auc=min_auc, scorers=scorers, ordered=ordered)
+    claim_folder(run.out, {k: run.config[k] for k in ("model_fingerprint",
+                                                       "predictor_fingerprint")},
+                 overwrite, what="explore run of this generator and predictor",
+                 legacy_marker="stages")
     bank = bank_stage(run)
     bounds = boundaries_stage(run, bank)
     edits, fp_edits = edits_stage(run, bank, bounds)

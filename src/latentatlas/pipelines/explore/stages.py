@@ -27,7 +27,7 @@ from latentatlas.pipelines.explore.context import BankStage, BoundaryStage, Expl
 from latentatlas.pipelines.explore.selection import choose_condition
 from latentatlas.pipelines.explore.settings import EDIT_STEP
 from latentatlas.utils.atomic import atomic_path, atomic_save_npy
-from latentatlas.utils.errors import DataError, ShapeError
+from latentatlas.utils.errors import OutputExistsError, ShapeError
 from latentatlas.utils.fingerprint import hash_json
 
 
@@ -49,8 +49,8 @@ def bank_stage(run: ExploreRun) -> BankStage:
                   progress=run.progress, model_name=run.model_label)
         try:
             bank = sample_bank(run.generator, run.scorer, resume=True, **kw)
-        except DataError:  # a bank of other settings from an earlier run: start over
-            bank = sample_bank(run.generator, run.scorer, resume=False, **kw)
+        except OutputExistsError:  # a bank of other settings (same models): start over
+            bank = sample_bank(run.generator, run.scorer, overwrite=True, **kw)
         run.book.save("bank", fp, {"n": len(bank)}, ["bank/bank.json"],
                       time.perf_counter() - t0)
     codes = np.array(bank.latents(run.space), dtype=np.float32)  # writable copy
