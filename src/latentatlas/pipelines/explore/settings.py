@@ -22,8 +22,8 @@ PREFERRED_CONDITIONS = {"Smiling": "Male"}
 #: The edit whose effect is measured: +EDIT_STEP along each unit normal (offset), and HiGAN's
 #: re-scoring lambda.
 EDIT_STEP = 2.0
-STAGES = ("bank", "boundaries", "edits", "layers", "hierarchy", "layerwise", "figures",
-          "report")
+STAGES = ("bank", "boundaries", "edits", "layers", "factors", "hierarchy", "layerwise",
+          "figures", "report")
 
 
 @dataclass(frozen=True)
