@@ -23,7 +23,7 @@ PREFERRED_CONDITIONS = {"Smiling": "Male"}
 #: re-scoring lambda.
 EDIT_STEP = 2.0
 STAGES = ("bank", "boundaries", "edits", "layers", "factors", "hierarchy", "layerwise",
-          "figures", "report")
+          "figures", "unsupervised", "report")
 
 
 @dataclass(frozen=True)
