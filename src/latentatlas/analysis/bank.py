@@ -39,6 +39,8 @@ Ranks: under a process group (``torchrun --nproc_per_node=N -m latentatlas sampl
 the ranks, each writing its rows into the shared memmaps; after every chunk all ranks flush and
 agree before rank 0 commits ``progress.json``. An error on one rank stops every rank. The ranks
 must share one machine (the memmaps are the only channel for the data).
+
+Over 600 lines: one on-disk format with its writer (single process or ranks), reader and checks.
 """
 
 from __future__ import annotations
@@ -365,12 +367,31 @@ def sample_bank(
                 err = e
         agree(err, world, "opening the bank's files")
 
+    done_now, elapsed = _sample_chunks(
+        generator, scorer, arrays, score_arrays, progress_path, fingerprint,
+        range(done_chunks, num_chunks), chunk_size, n, batch_size, seed, truncation_psi,
+        truncation_cutoff, noise_mode, thumbnail_size if keep_thumbnails else 0,
+        progress, rank, world)
+    del arrays, score_arrays
+    _write_bank_record(out, config, fingerprint, num_chunks, names, files, seed, done_now,
+                       elapsed, rank, world)
+    return Bank.open(out)
+
+
+def _sample_chunks(generator: Any, scorer: Any, arrays: dict, score_arrays: list,
+                   progress_path: Path, fingerprint: str, chunks: range, chunk_size: int, n: int,
+                   batch_size: int, seed: int, truncation_psi: float,
+                   truncation_cutoff: int | None, noise_mode: str, thumbnail_size: int,
+                   progress: bool, rank: int, world: int) -> tuple[int, float]:
+    """Fill the bank's chunks (each rank its round-robin share of a chunk's batches), commit
+    each finished chunk in progress.json; returns (images made here over all ranks, seconds)."""
+    done_chunks = chunks.start
     device = getattr(generator, "device", torch.device("cpu"))
     bar = tqdm(total=n, initial=min(done_chunks * chunk_size, n), unit="img",
                disable=not progress or rank > 0, desc="bank", smoothing=0.1)
     t0, done_now = time.perf_counter(), 0
     try:
-        for chunk in range(done_chunks, num_chunks):
+        for chunk in chunks:
             c_start, c_stop = chunk * chunk_size, min((chunk + 1) * chunk_size, n)
             err = None
             try:
@@ -383,7 +404,7 @@ def sample_bank(
                     c = c_all[sl].to(device) if c_all is not None else None
                     _fill_batch(generator, scorer, z, c, slice(b_start, b_stop), arrays,
                                 score_arrays, truncation_psi, truncation_cutoff, noise_mode,
-                                thumbnail_size if keep_thumbnails else 0)
+                                thumbnail_size)
                     done_now += b_stop - b_start
                     bar.update(b_stop - b_start if world == 1 else (b_stop - b_start) * world)
                     bar.set_postfix(
@@ -403,8 +424,13 @@ def sample_bank(
     elapsed = time.perf_counter() - t0
     for arr in (*arrays.values(), *score_arrays):
         arr.flush()
-    del arrays, score_arrays
-    done_now = sum_over_ranks(done_now, world)
+    return sum_over_ranks(done_now, world), elapsed
+
+
+def _write_bank_record(out: Path, config: dict[str, Any], fingerprint: str, num_chunks: int,
+                       names: list[str], files: list[str], seed: int, done_now: int,
+                       elapsed: float, rank: int, world: int) -> None:
+    """bank.json (complete) and run.json, written by rank 0 once every chunk is in."""
     err = None
     if rank == 0:
         try:
@@ -421,7 +447,7 @@ def sample_bank(
             write_run_record(out, command="sample_bank",
                              config={k: v for k, v in config.items() if k != "arrays"},
                              seed=seed,
-                             metrics={"n": n, "images_generated_this_session": done_now,
+                             metrics={"n": config["n"], "images_generated_this_session": done_now,
                                       "seconds_this_session": elapsed,
                                       "images_per_second": done_now / max(elapsed, 1e-9),
                                       "ranks": world})
@@ -430,7 +456,6 @@ def sample_bank(
                 raise
             err = e
     agree(err, world, "writing bank.json")
-    return Bank.open(out)
 
 
 def _resume_point(out: Path, fingerprint: str, resume: bool, num_chunks: int,
