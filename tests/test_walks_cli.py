@@ -72,8 +72,9 @@ def test_walk_cli_bad_input_is_one_line(tmp_path):
         res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "x"), "--steps", "1",
                                         "--no-progress"])
         assert res.exit_code != 0
-        err = res.output.strip().splitlines()
+        err = [line for line in res.output.splitlines() if line.startswith("Error: ")]
         assert len(err) == 1 and msg in err[0], res.output
+        assert "Traceback" not in res.output, res.output
 
 
 def test_ganalyze_cli_predictor_logits(tmp_path):

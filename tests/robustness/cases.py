@@ -365,6 +365,140 @@ add(_c("root-train-unknown", "latentatlas", "train nope", 2, ["no such command"]
        "an unknown train command"))
 
 
+# ----------------------------------------------------------------------------- discover
+DIS = ("discover --model {ws}/gen --methods sefa --scorer pixel --n 4 --top-k 2 --svm-n 0 "
+       "--no-progress --out {ws}/dis")
+for opt, values in (("--n", ("1", "0")), ("--top-k", ("0", "-1")), ("--alpha", ("nan", "0")),
+                    ("--threshold", ("nan", "2")), ("--svm-n", ("-1",))):
+    for v in values:
+        add(_c(f"discover{opt[1:]}-{v}", "discover", f"{DIS} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("discover-model-missing", "discover", DIS.replace("{ws}/gen", "{ws}/nope"), 1,
+       ["neither a model folder"], "--model that does not exist"))
+add(_c("discover-model-bank", "discover", DIS.replace("{ws}/gen", "{ws}/bank"), 1,
+       ["not a latentatlas model folder"], "--model a folder without config.json"))
+add(_c("discover-method-bogus", "discover", f"{DIS} --methods bogus", 1, ["bogus"],
+       "--methods bogus"))
+add(_c("discover-methods-empty", "discover", f"{DIS} --methods ,", 2, ["--methods"],
+       "--methods with no name"))
+add(_c("discover-scorer-bogus", "discover", f"{DIS} --scorer bogus", 1, ["bogus"],
+       "--scorer bogus"))
+add(_c("discover-attribute-bogus", "discover", f"{DIS} --attributes bogus", 1, ["bogus"],
+       "--attributes that the scorer lacks"))
+add(_c("discover-out-foreign", "discover", DIS.replace("{ws}/dis", "{ws}/imgs"), 1,
+       ["--out"], "--out a folder with other content"))
+add(_c("discover-out-file", "discover", DIS.replace("{ws}/dis", "{ws}/existing.png"), 2,
+       ["--out"], "--out an existing file"))
+
+# ----------------------------------------------------------------------------- invert
+INV = ("invert --model {ws}/gen --images {ws}/imgs --encoder none --predictor none --steps 1 "
+       "--batch-size 4 --out {ws}/inv")
+for opt, values in (("--steps", ("-1",)), ("--batch-size", ("0",)), ("--lr", ("nan", "0")),
+                    ("--embedding-weight", ("nan", "-1")), ("--spread-weight", ("inf",)),
+                    ("--space", ("z",)), ("--noise", ("bogus",))):
+    for v in values:
+        add(_c(f"invert{opt[1:]}-{v}", "invert", f"{INV} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("invert-model-missing", "invert", INV.replace("{ws}/gen", "{ws}/nope"), 1,
+       ["neither a model folder"], "--model that does not exist"))
+add(_c("invert-model-zgen", "invert", INV.replace("{ws}/gen", "{ws}/zgen"), 2, ["w"],
+       "--model a Z-only generator (no W to invert into)"))
+add(_c("invert-images-missing", "invert", INV.replace("{ws}/imgs", "{ws}/noimgs"), 1,
+       ["--images"], "--images a folder that does not exist"))
+add(_c("invert-images-empty", "invert", INV.replace("{ws}/imgs", "{ws}/bad/emptydir"), 1,
+       ["no images"], "--images an empty folder"))
+add(_c("invert-images-not-images", "invert", INV.replace("{ws}/imgs", "{ws}/bad"), 1,
+       ["no images"], "--images a folder of non-image files"))
+add(_c("invert-encoder-bogus", "invert", INV.replace("--encoder none", "--encoder bogus"), 1,
+       ["bogus"], "--encoder bogus"))
+add(_c("invert-predictor-bogus", "invert", INV.replace("--predictor none", "--predictor bogus"),
+       1, ["bogus"], "--predictor bogus"))
+add(_c("invert-directions-missing", "invert", f"{INV} --directions {{ws}}/nope.safetensors", 2,
+       ["--directions"], "--directions a file that does not exist"))
+add(_c("invert-directions-corrupt", "invert", f"{INV} --directions {{ws}}/bad/random.bin", 1,
+       ["random.bin"], "--directions random bytes"))
+add(_c("invert-edit-no-directions", "invert", f"{INV} --edit smile=1", 2, ["--directions"],
+       "--edit without --directions"))
+add(_c("invert-out-foreign", "invert", INV.replace("{ws}/inv", "{ws}/bank"), 1, ["--out"],
+       "--out a folder with other content"))
+
+# ----------------------------------------------------------------------------- studio
+STU = "studio --model {ws}/gen --predictor none --encoder none --out {ws}/st"
+for opt, values in (("--port", ("0", "70000", "x")), ("--invert-steps", ("-1",)),
+                    ("--threads", ("0",))):
+    for v in values:
+        add(_c(f"studio{opt[1:]}-{v}", "studio", f"{STU} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("studio-model-missing", "studio", STU.replace("{ws}/gen", "{ws}/nope"), 1,
+       ["neither a model folder"], "--model that does not exist"))
+add(_c("studio-model-name-bogus", "studio", STU.replace("{ws}/gen", "bogus"), 1, ["bogus"],
+       "--model a name that is not shipped"))
+add(_c("studio-model-bank", "studio", STU.replace("{ws}/gen", "{ws}/bank"), 1,
+       ["not a latentatlas model folder"], "--model a folder without config.json"))
+add(_c("studio-directions-missing", "studio", f"{STU} --directions {{ws}}/nope.safetensors", 2,
+       ["--directions"], "--directions a file that does not exist"))
+add(_c("studio-directions-corrupt", "studio", f"{STU} --directions {{ws}}/bad/random.bin", 1,
+       ["random.bin"], "--directions random bytes"))
+add(_c("studio-predictor-bogus", "studio", STU.replace("--predictor none", "--predictor bogus"),
+       1, ["bogus"], "--predictor bogus"))
+add(_c("studio-out-file", "studio", STU.replace("{ws}/st", "{ws}/existing.png"), 2, ["--out"],
+       "--out an existing file"))
+
+# ----------------------------------------------------------------------------- ganalyze
+GAN = ("ganalyze --model {ws}/gen --assessor pixel:brightness --steps 1 --batch-size 2 "
+       "--n-eval 2 --no-progress --out {ws}/ga")
+for opt, values in (("--steps", ("0",)), ("--batch-size", ("0",)), ("--lr", ("nan", "-1")),
+                    ("--alpha-max", ("0", "inf")), ("--alpha", ("nan",)), ("--n-eval", ("1",)),
+                    ("--space", ("wp",))):
+    for v in values:
+        add(_c(f"ganalyze{opt[1:]}-{v}", "ganalyze", f"{GAN} {opt} {v}", 2, [opt],
+               f"{opt} {v}"))
+add(_c("ganalyze-model-missing", "ganalyze", GAN.replace("{ws}/gen", "{ws}/nope"), 1,
+       ["neither a model folder"], "--model that does not exist"))
+add(_c("ganalyze-model-bank", "ganalyze", GAN.replace("{ws}/gen", "{ws}/bank"), 1,
+       ["not a latentatlas model folder"], "--model a folder without config.json"))
+add(_c("ganalyze-assessor-no-column", "ganalyze", GAN.replace("pixel:brightness", "pixel"), 2,
+       ["--assessor"], "--assessor without :COLUMN"))
+add(_c("ganalyze-assessor-scorer-bogus", "ganalyze", GAN.replace("pixel:brightness", "bogus:x"),
+       1, ["bogus"], "--assessor an unknown scorer"))
+add(_c("ganalyze-assessor-column-bogus", "ganalyze",
+       GAN.replace("pixel:brightness", "pixel:bogus"), 1, ["bogus"],
+       "--assessor an unknown column"))
+add(_c("ganalyze-space-w-zgen", "ganalyze", f"{GAN.replace('{ws}/gen', '{ws}/zgen')} --space w",
+       2, ["--space"], "--space w on a Z-only generator"))
+add(_c("ganalyze-class-dependent-unconditional", "ganalyze", f"{GAN} --class-dependent", 2,
+       ["--class-dependent"], "--class-dependent on an unconditional generator"))
+add(_c("ganalyze-out-foreign", "ganalyze", GAN.replace("{ws}/ga", "{ws}/bank"), 1, ["--out"],
+       "--out a folder with other content"))
+
+# ----------------------------------------------------------------------------- steer
+STE = ("steer --model {ws}/gen --transform zoom --steps 1 --batch-size 2 --n-eval 2 "
+       "--no-progress --out {ws}/se")
+for opt, values in (("--steps", ("0",)), ("--batch-size", ("0",)), ("--lr", ("nan", "0")),
+                    ("--alpha-max", ("-1", "nan")), ("--tol", ("nan", "0")),
+                    ("--n-steps", ("0",)), ("--n-eval", ("1",)), ("--transform", ("bogus",)),
+                    ("--walk", ("bogus",))):
+    for v in values:
+        add(_c(f"steer{opt[1:]}-{v}", "steer", f"{STE} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("steer-model-missing", "steer", STE.replace("{ws}/gen", "{ws}/nope"), 1,
+       ["neither a model folder"], "--model that does not exist"))
+add(_c("steer-model-bank", "steer", STE.replace("{ws}/gen", "{ws}/bank"), 1,
+       ["not a latentatlas model folder"], "--model a folder without config.json"))
+add(_c("steer-measure-no-column", "steer", f"{STE} --measure pixel", 2, ["--measure"],
+       "--measure without :COLUMN"))
+add(_c("steer-measure-scorer-bogus", "steer", f"{STE} --measure bogus:x", 1, ["bogus"],
+       "--measure an unknown scorer"))
+add(_c("steer-measure-column-bogus", "steer", f"{STE} --measure pixel:bogus", 1, ["bogus"],
+       "--measure an unknown column"))
+add(_c("steer-space-w-zgen", "steer", f"{STE.replace('{ws}/gen', '{ws}/zgen')} --space w", 2,
+       ["--space"], "--space w on a Z-only generator"))
+add(_c("steer-out-foreign", "steer", STE.replace("{ws}/se", "{ws}/bank"), 1, ["--out"],
+       "--out a folder with other content"))
+add(_c("steer-nonlinear-color", "steer", f"{STE.replace('zoom', 'color')} --walk nonlinear", 2,
+       ["--walk linear"], "--walk nonlinear with --transform color"))
+
+# A first run of each new command is accepted (it claims its new --out; nothing else changes).
+for cmd, base in (("discover", DIS), ("invert", INV), ("ganalyze", GAN), ("steer", STE)):
+    add(_c(f"{cmd}-ok-new", cmd, base, 0, [], "a new --out", writes=True))
+
+
 # ============================================================================= loaders
 LOADER_CASES: list[LoaderCase] = []
 

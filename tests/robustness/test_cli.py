@@ -4,6 +4,8 @@ replace). No temporary file is left behind."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from cases import CLI_CASES, CliCase
 from click.testing import CliRunner
@@ -77,3 +79,25 @@ def test_a_folder_claimed_by_one_model_refuses_another(tmp_path) -> None:
     (foreign / "x").write_text("x")
     with pytest.raises(OutputExistsError, match="not a run"):
         claim_folder(foreign, {"model": "a"})
+
+
+@pytest.mark.parametrize("command", ["discover", "invert", "ganalyze", "steer"])
+def test_new_commands_resume_their_own_folder_and_refuse_another_model(ws, command) -> None:
+    """The folder a first run claimed: the same run again is accepted (resume or finished run
+    kept), another model's run into it is refused and changes nothing."""
+    from cases import DIS, GAN, INV, STE
+
+    base = {"discover": DIS, "invert": INV, "ganalyze": GAN, "steer": STE}[command]
+    args = base.replace("{ws}", str(ws)).split()
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    other = ws / "gen2"
+    shutil.copytree(ws / "gen", other)
+    before = tree_digest(ws)
+    refused = CliRunner().invoke(main, [str(other) if a == str(ws / "gen") else a
+                                        for a in args])
+    assert refused.exit_code == 1, refused.output
+    assert "another model" in refused.output and "--out" in refused.output, refused.output
+    assert tree_digest(ws) == before

@@ -41,6 +41,7 @@ KWARG_FLAGS = {
     "style_mixing_prob": ("--style-mixing",),
     "resume": ("--resume", "--no-resume"),
     "overwrite": ("--overwrite",),
+    "walk": ("--walk",),
 }
 
 

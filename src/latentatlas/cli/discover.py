@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from latentatlas.cli._app import main
+from latentatlas.cli._app import FINITE_POSITIVE, UNIT, main
 
 
 @main.command()
@@ -22,9 +22,9 @@ from latentatlas.cli._app import main
 @click.option("--top-k", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--n", "n", type=click.IntRange(2), default=128, show_default=True,
               help="Samples each direction is measured on.")
-@click.option("--alpha", type=float, default=2.0, show_default=True,
+@click.option("--alpha", type=FINITE_POSITIVE, default=2.0, show_default=True,
               help="Move +-alpha standard deviations of the codes along each direction.")
-@click.option("--threshold", type=float, default=0.5, show_default=True,
+@click.option("--threshold", type=UNIT, default=0.5, show_default=True,
               help="Purity a direction needs to count as dedicated to its factor.")
 @click.option("--svm-n", type=click.IntRange(0), default=2000, show_default=True,
               help="Bank size of the supervised SVM upper bound (0: skip it).")
@@ -37,7 +37,6 @@ def discover(model_name, methods, scorer, out, attributes, top_k, n, alpha, thre
     """Every discovery method on one generator, labelled and ranked against its factors."""
     from latentatlas.pipelines.discover import discover as run_discover
     from latentatlas.pipelines.discover import table_markdown
-    from latentatlas.utils.errors import LatentAtlasError
 
     if threads:
         import torch
@@ -47,11 +46,8 @@ def discover(model_name, methods, scorer, out, attributes, top_k, n, alpha, thre
     def split(text):
         return None if text is None else [a.strip() for a in text.split(",") if a.strip()]
 
-    try:
-        board = run_discover(model_name, out, methods=split(methods), scorer=scorer,
-                             attributes=split(attributes), top_k=top_k, n=n, alpha=alpha,
-                             threshold=threshold, svm_n=svm_n, seed=seed, progress=not no_progress)
-    except LatentAtlasError as e:
-        raise click.ClickException(str(e)) from e
+    board = run_discover(model_name, out, methods=split(methods), scorer=scorer,
+                         attributes=split(attributes), top_k=top_k, n=n, alpha=alpha,
+                         threshold=threshold, svm_n=svm_n, seed=seed, progress=not no_progress)
     click.echo(table_markdown(board), nl=False)
     click.echo(f"report: {out}/index.html")

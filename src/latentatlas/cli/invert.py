@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from latentatlas.cli._app import argv_command_line, main
+from latentatlas.cli._app import FINITE_NONNEG, FINITE_POSITIVE, argv_command_line, main
 
 
 @main.command()
@@ -24,10 +24,10 @@ from latentatlas.cli._app import argv_command_line, main
                    "folder, or 'none' (pixel loss only).")
 @click.option("--steps", type=click.IntRange(0), default=200, show_default=True,
               help="Optimisation steps per image (0: the encoder alone).")
-@click.option("--lr", type=float, default=0.03, show_default=True)
-@click.option("--embedding-weight", type=float, default=1.0, show_default=True,
+@click.option("--lr", type=FINITE_POSITIVE, default=0.03, show_default=True)
+@click.option("--embedding-weight", type=FINITE_NONNEG, default=1.0, show_default=True,
               help="Weight of the predictor-embedding (perceptual) loss.")
-@click.option("--spread-weight", type=float, default=0.01, show_default=True,
+@click.option("--spread-weight", type=FINITE_NONNEG, default=0.01, show_default=True,
               help="W+ only: weight keeping the layers' codes near their mean (editability).")
 @click.option("--noise", type=click.Choice(["const", "optimize"]), default="const",
               show_default=True,
@@ -45,23 +45,19 @@ def invert(model_name, images, space, out, encoder, predictor, steps, lr, embedd
            spread_weight, noise, batch_size, directions, edits, seed, threads) -> None:
     """Invert real images into the generator's W / W+ (encoder + optimisation)."""
     from latentatlas.pipelines.invert import invert_folder
-    from latentatlas.utils import LatentAtlasError
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    try:
-        m = invert_folder(
-            model_name, images, out, space=space,
-            encoder=None if encoder == "none" else encoder,
-            predictor=None if predictor == "none" else predictor, steps=steps, lr=lr,
-            embedding_weight=embedding_weight, spread_weight=spread_weight, noise=noise,
-            batch_size=batch_size,
-            directions=directions, edits=list(edits), seed=seed,
-            command_line=argv_command_line())
-    except (LatentAtlasError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
+    m = invert_folder(
+        model_name, images, out, space=space,
+        encoder=None if encoder == "none" else encoder,
+        predictor=None if predictor == "none" else predictor, steps=steps, lr=lr,
+        embedding_weight=embedding_weight, spread_weight=spread_weight, noise=noise,
+        batch_size=batch_size,
+        directions=directions, edits=list(edits), seed=seed,
+        command_line=argv_command_line())
     emb = m.get("embedding_error")
     click.echo(f"inverted {m['num_images']} images ({m['num_rejected']} rejected) into {out}: "
                f"pixel MSE {m['pixel_mse']:.4f}"

@@ -32,24 +32,17 @@ def studio(models, directions, out, host, port, predictor, encoder, invert_steps
     """Edit faces in the browser: sliders per direction, live image and scores."""
     from latentatlas.studio import build_studio
     from latentatlas.studio.app import serve
-    from latentatlas.utils import LatentAtlasError
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    try:
-        s = build_studio(models, directions, out,
-                         predictor=None if predictor == "none" else predictor,
-                         encoder=None if encoder == "none" else encoder,
-                         invert_steps=invert_steps)
-    except (LatentAtlasError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
+    s = build_studio(models, directions, out,
+                     predictor=None if predictor == "none" else predictor,
+                     encoder=None if encoder == "none" else encoder,
+                     invert_steps=invert_steps)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: serving on {host}: anyone who can reach it can use the studio",
                    err=True)
     click.echo(f"latentatlas studio on http://{host}:{port}/ (saves go to {s.out}); Ctrl+C stops")
-    try:
-        serve(s, host=host, port=port)
-    except (LatentAtlasError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
+    serve(s, host=host, port=port)

@@ -50,8 +50,9 @@ from latentatlas.report.figures import heatmap
 from latentatlas.report.html import HtmlReport, format_cell
 from latentatlas.scoring import factor_scorer, make_scorer
 from latentatlas.utils.atomic import atomic_path, atomic_write_json
-from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.errors import OptionError, ShapeError
 from latentatlas.utils.fingerprint import hash_json, module_fingerprint
+from latentatlas.utils.outputs import claim_folder
 from latentatlas.utils.runinfo import write_run_record
 
 MIN_AUC = 0.85
@@ -134,6 +135,8 @@ def discover(
     "resize".
     """
     t0 = time.perf_counter()
+    if not methods:
+        raise OptionError("methods must name at least one direction method")
     for m in methods:
         method_class(m)
     gen = model if isinstance(model, Generator) else load(model)
@@ -153,6 +156,8 @@ def discover(
         image_fit = "crop" if 0 < margin <= 8 and margin % 2 == 0 else "error"
     sc = fitted_scorer(sc, gen, image_fit)
     out = Path(out)
+    claim_folder(out, {"command": "discover", "model": model_label, "scorer": scorer_label},
+                 flag=None, legacy_marker="leaderboard.json")
     (out / "methods").mkdir(parents=True, exist_ok=True)
     (out / "directions").mkdir(exist_ok=True)
     settings = {"top_k": top_k, "n": n, "alpha": alpha, "seed": seed,

@@ -31,6 +31,7 @@ from latentatlas.editing.inversion import custom_noise, invert
 from latentatlas.io.images import save_grid, save_image, to_model_images, to_uint8_nhwc
 from latentatlas.utils.atomic import atomic_path, atomic_save_npy, atomic_write_json
 from latentatlas.utils.errors import OptionError
+from latentatlas.utils.outputs import claim_folder
 from latentatlas.utils.runinfo import write_run_record
 
 #: The encoder shipped for each shipped generator.
@@ -155,6 +156,8 @@ def invert_folder(
     if not names:
         raise OptionError(f"--images {images}: no usable image ({len(rejected)} rejected: "
                           f"{next(iter(rejected.values()), '')})")
+    claim_folder(out, {"command": "invert", "model": model_name, "space": space},
+                 flag=None, legacy_marker="rejected.json")
     for sub in ("codes", "reconstructions") + (("noises",) if noise == "optimize" else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "rejected.json", rejected)

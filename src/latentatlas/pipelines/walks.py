@@ -19,6 +19,7 @@ import torch
 
 from latentatlas.utils.atomic import atomic_write_json
 from latentatlas.utils.errors import OptionError
+from latentatlas.utils.outputs import claim_folder
 
 #: The measure of each transform when none is given: image moments, or a pixel statistic.
 DEFAULT_MEASURES = {
@@ -84,6 +85,13 @@ def side_scorer_of(model: str, channels: int) -> Any:
     return factor_scorer(make_scorer(key, clamp="display"))[0]
 
 
+def _check_space(generator: Any, space: str) -> None:
+    """The walk's space exists on ``generator`` (checked before the output folder is claimed)."""
+    if space not in ("z", "w") or space not in generator.spaces:
+        raise OptionError(f"space must be 'z' or 'w' (this generator has {generator.spaces}), "
+                          f"got {space!r}")
+
+
 def _finished(out: Path) -> dict[str, Any] | None:
     import json
 
@@ -129,8 +137,10 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
     from latentatlas.utils.runinfo import write_run_record
 
     out = Path(out)
+    owner = {"command": command, "model": model, "assessor": assessor, "space": space}
     done = _finished(out)
-    if done is not None:
+    if done is not None:  # kept, unless it is another model's or settings' run
+        claim_folder(out, owner, flag=None, legacy_marker="results.json")
         return done
     scorer_name, column = split_spec(assessor, "--assessor")
     generator = load_model(model).eval()
@@ -145,6 +155,10 @@ def run_ganalyze(model: str, assessor: str, out: str | os.PathLike, *, space: st
               "batch_size": batch_size, "lr": lr, "alpha_max": alpha_max,
               "class_dependent": class_dependent, "alpha": alpha, "logits": logits,
               "n_eval": n_eval}
+    _check_space(generator, space)
+    if class_dependent and not int(getattr(generator, "c_dim", 0)):
+        raise OptionError("class_dependent=True needs a class-conditional generator")
+    claim_folder(out, owner, flag=None, legacy_marker="checkpoint")
     t0 = time.process_time()
     finder = GANalyze(column, space=space, steps=steps, batch_size=batch_size, lr=lr,
                       alpha_max=alpha_max, class_dependent=class_dependent,
@@ -196,8 +210,11 @@ def run_steer(model: str, transform: str, out: str | os.PathLike, *, walk: str =
     from latentatlas.utils.runinfo import write_run_record
 
     out = Path(out)
+    owner = {"command": command, "model": model, "transform": transform, "walk": walk,
+             "space": space}
     done = _finished(out)
-    if done is not None:
+    if done is not None:  # kept, unless it is another model's or settings' run
+        claim_folder(out, owner, flag=None, legacy_marker="results.json")
         return done
     generator = load_model(model).eval()
     check_transform(transform, generator)
@@ -207,6 +224,11 @@ def run_steer(model: str, transform: str, out: str | os.PathLike, *, walk: str =
     config = {"model": model, "transform": transform, "walk": walk, "space": space,
               "steps": steps, "batch_size": batch_size, "lr": lr, "alpha_max": alpha_max,
               "n_steps": n_steps, "measure": measure, "n_eval": n_eval, "tol": tol}
+    _check_space(generator, space)
+    if walk == "nonlinear" and transform == "color":
+        raise OptionError("the non-linear walk takes one amount; colour needs walk=linear "
+                          "(one slider per channel)")
+    claim_folder(out, owner, flag=None, legacy_marker="checkpoint")
     t0 = time.process_time()
     finder = Steerability(transform, walk=walk, space=space, steps=steps,
                           batch_size=batch_size, lr=lr, alpha_max=alpha_max, n_steps=n_steps,

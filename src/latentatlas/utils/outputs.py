@@ -33,7 +33,9 @@ OWNER_JSON = ".owner.json"
 STAGING_PREFIX = ".staging-"
 
 
-def _hint(overwrite_hint: str) -> str:
+def _hint(overwrite_hint: str | None) -> str:
+    if overwrite_hint is None:  # a command without an overwrite flag
+        return "choose another --out (or empty that folder)"
     return f"pass {overwrite_hint} to replace it, or choose another output"
 
 
@@ -90,7 +92,7 @@ def check_child_name(name: str, what: str = "name") -> str:
 
 
 def claim_folder(path: str | os.PathLike, identity: dict[str, Any], overwrite: bool = False,
-                 what: str = "run", flag: str = "--overwrite",
+                 what: str = "run", flag: str | None = "--overwrite",
                  legacy_marker: str | None = None) -> bool:
     """Record ``identity`` as the owner of folder ``path``; refuse a folder owned by another
     identity (or holding files without an owner record) unless ``overwrite``.
