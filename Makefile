@@ -42,9 +42,10 @@ browser: browser-deps
 
 # Best effort (a leading '-': a machine without root or apt keeps going; the test then skips).
 browser-deps: $(STAMP)
-	-command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
-	-$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install -q -e ".[studio,browser]"
+	-command -v chromium >/dev/null 2>&1 || (timeout 600 apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null)
+	-$(PY) -c "import playwright" 2>/dev/null || \
+	    timeout 900 $(PY) -m pip install -q -e ".[studio,browser]"
 
 # The browser editor on http://127.0.0.1:7860/ (directions from `make explore`).
 studio: $(STAMP)
