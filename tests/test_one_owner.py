@@ -53,3 +53,18 @@ def test_fingerprints() -> None:
     with torch.no_grad():
         twin.bias[0] += 1e-6
     assert module_fingerprint(m) != module_fingerprint(twin)
+
+
+def test_frozen_restores_each_parameter_flag_even_when_the_block_raises():
+    import pytest
+    import torch
+
+    from latentatlas.utils.modules import frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    net[1].bias.requires_grad_(False)  # a mixed state must come back as it was
+    before = [p.requires_grad for p in net.parameters()]
+    with pytest.raises(RuntimeError), frozen(net):
+        assert not any(p.requires_grad for p in net.parameters())
+        raise RuntimeError("inside")
+    assert [p.requires_grad for p in net.parameters()] == before == [True, True, True, False]

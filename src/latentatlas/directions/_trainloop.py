@@ -7,9 +7,8 @@ from a checkpoint sees the same batches as an uninterrupted one and ends with th
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,19 +81,6 @@ def train_walk(
     if path is not None and start < steps:
         save(steps)
     return losses
-
-
-@contextlib.contextmanager
-def frozen(module: torch.nn.Module) -> Iterator[None]:
-    """Parameters of ``module`` without gradients inside the block; their flags come back."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 def uniform(gen: torch.Generator, shape: Any, lo: float, hi: float) -> torch.Tensor:

@@ -19,13 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentatlas.directions._trainloop import frozen, train_walk, uniform
+from latentatlas.directions._trainloop import train_walk, uniform
 from latentatlas.directions.base import SPACES, Directions
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.walks import _alpha, _as_tensor, _back
 from latentatlas.io.persistence import ConfigModule, register_model, save_model
 from latentatlas.scoring.base import ScoringError
 from latentatlas.utils.errors import OptionError, ShapeError
+from latentatlas.utils.modules import frozen
 
 
 def renormalize(moved: torch.Tensor, reference: torch.Tensor,

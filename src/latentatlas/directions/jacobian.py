@@ -43,6 +43,7 @@ from latentatlas.models.regularizers import (
     orojar,
 )
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.modules import frozen
 
 _ACTIVENESS_PHASE = 11
 
@@ -106,40 +107,35 @@ class _RegularizerDiscovery(DirectionFinder):
         layers_fn = layer_outputs(generator, self.layers, space)
         seed = seed_of(rng)
         generator.eval()
-        frozen = [p.requires_grad for p in generator.parameters()]
-        generator.requires_grad_(False)
-        directions = DirectionMatrix(k, dim, self.ortho, step_generator(seed, 0, phase=99))
-        opt = torch.optim.Adam(directions.parameters(), lr=self.lr)
+        with frozen(generator):
+            directions = DirectionMatrix(k, dim, self.ortho, step_generator(seed, 0, phase=99))
+            opt = torch.optim.Adam(directions.parameters(), lr=self.lr)
 
-        def step_fn(step: int) -> dict[str, float]:
-            g = step_generator(seed, step)
-            z = torch.randn(int(self.batch_size), generator.z_dim, generator=g)
-            z = z.to(generator.device)
-            with torch.no_grad():
-                base = z if space == "z" else generator.z_to_latent(z, space)
-            matrix = directions()
-            w = self._coefficients(int(self.batch_size), k, g).to(base.device)
+            def step_fn(step: int) -> dict[str, float]:
+                g = step_generator(seed, step)
+                z = torch.randn(int(self.batch_size), generator.z_dim, generator=g)
+                z = z.to(generator.device)
+                with torch.no_grad():
+                    base = z if space == "z" else generator.z_to_latent(z, space)
+                matrix = directions()
+                w = self._coefficients(int(self.batch_size), k, g).to(base.device)
 
-            def f(coef: torch.Tensor):
-                return layers_fn(base + coef @ matrix)
+                def f(coef: torch.Tensor):
+                    return layers_fn(base + coef @ matrix)
 
-            loss = self._penalty(f, w, g)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return {"loss": float(loss.detach())}
+                loss = self._penalty(f, w, g)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                return {"loss": float(loss.detach())}
 
-        fingerprint = settings_fingerprint(self.get_params(), generator, seed)
-        try:
+            fingerprint = settings_fingerprint(self.get_params(), generator, seed)
             history = run_loop(
                 step_fn=step_fn, modules={"directions": directions}, optimizers={"A": opt},
                 n_steps=int(self.n_steps), fingerprint=fingerprint, out_dir=self.out_dir,
                 checkpoint_every=int(self.checkpoint_every), progress=self.progress,
                 desc=f"{self.method_name} discovery", running="loss",
             )
-        finally:
-            for p, flag in zip(generator.parameters(), frozen, strict=True):
-                p.requires_grad_(flag)
         with torch.no_grad():
             matrix = directions().detach().float()
         act = _activeness(generator, space, matrix, seed)

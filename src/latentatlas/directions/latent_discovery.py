@@ -35,6 +35,7 @@ from latentatlas.directions.base import Directions
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.hardware import resolve_bf16
+from latentatlas.utils.modules import frozen
 
 DEFORMATORS = ("ortho", "proj", "linear")
 RECONSTRUCTORS = ("auto", "lenet", "resnet")
@@ -287,41 +288,40 @@ class LatentDiscovery(DirectionFinder):
         seed = seed_of(rng)
         bf16 = resolve_bf16(self.bf16)
         generator.eval()
-        frozen = [p.requires_grad for p in generator.parameters()]
-        generator.requires_grad_(False)
-        init = step_generator(seed, 0, phase=99)
-        with torch.random.fork_rng(devices=[]):  # seeded module init, global RNG untouched
-            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=init)))
-            deformator = Deformator(dim, k, self.deformator, self.random_init, init)
-            recon = make_reconstructor(self.reconstructor, generator.img_channels,
-                                       generator.img_resolution, k)
-        opt_a = torch.optim.Adam(deformator.parameters(), lr=self.lr)
-        opt_r = torch.optim.Adam(recon.parameters(), lr=self.reconstructor_lr or self.lr)
+        with frozen(generator):
+            init = step_generator(seed, 0, phase=99)
+            with torch.random.fork_rng(devices=[]):  # seeded module init, global RNG untouched
+                torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=init)))
+                deformator = Deformator(dim, k, self.deformator, self.random_init, init)
+                recon = make_reconstructor(self.reconstructor, generator.img_channels,
+                                           generator.img_resolution, k)
+            opt_a = torch.optim.Adam(deformator.parameters(), lr=self.lr)
+            opt_r = torch.optim.Adam(recon.parameters(), lr=self.reconstructor_lr or self.lr)
 
-        def step_fn(step: int) -> dict[str, float]:
-            g = step_generator(seed, step)
-            recon.train()
-            pair, idx, eps = self._pair(generator, deformator, space, self.batch_size, k, g, bf16)
-            with bf16_context(bf16):
-                logits, eps_hat = recon(pair)
-            logits, eps_hat = logits.float(), eps_hat.float()
-            ce = F.cross_entropy(logits, idx)
-            l1 = (eps_hat - eps).abs().mean()
-            loss = self.label_weight * ce + self.shift_weight * l1
-            opt_a.zero_grad(set_to_none=True)
-            opt_r.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_a.step()
-            opt_r.step()
-            acc = float((logits.argmax(1) == idx).float().mean())
-            return {"loss": float(loss.detach()), "ce": float(ce.detach()),
-                    "shift_l1": float(l1.detach()), "train_rca": acc}
+            def step_fn(step: int) -> dict[str, float]:
+                g = step_generator(seed, step)
+                recon.train()
+                pair, idx, eps = self._pair(generator, deformator, space, self.batch_size, k, g,
+                                            bf16)
+                with bf16_context(bf16):
+                    logits, eps_hat = recon(pair)
+                logits, eps_hat = logits.float(), eps_hat.float()
+                ce = F.cross_entropy(logits, idx)
+                l1 = (eps_hat - eps).abs().mean()
+                loss = self.label_weight * ce + self.shift_weight * l1
+                opt_a.zero_grad(set_to_none=True)
+                opt_r.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_a.step()
+                opt_r.step()
+                acc = float((logits.argmax(1) == idx).float().mean())
+                return {"loss": float(loss.detach()), "ce": float(ce.detach()),
+                        "shift_l1": float(l1.detach()), "train_rca": acc}
 
-        def eval_fn(_step: int) -> dict[str, float]:
-            return self._evaluate(generator, deformator, recon, space, k, seed, bf16)
+            def eval_fn(_step: int) -> dict[str, float]:
+                return self._evaluate(generator, deformator, recon, space, k, seed, bf16)
 
-        fingerprint = settings_fingerprint(self.get_params(), generator, seed)
-        try:
+            fingerprint = settings_fingerprint(self.get_params(), generator, seed)
             history = run_loop(
                 step_fn=step_fn, modules={"deformator": deformator, "reconstructor": recon},
                 optimizers={"deformator": opt_a, "reconstructor": opt_r},
@@ -330,9 +330,6 @@ class LatentDiscovery(DirectionFinder):
                 desc="latent discovery", running="train_rca", eval_fn=eval_fn,
                 eval_every=int(self.eval_every),
             )
-        finally:
-            for p, flag in zip(generator.parameters(), frozen, strict=True):
-                p.requires_grad_(flag)
         final = history[-1]
         self.space_ = space
         self.seed_ = seed

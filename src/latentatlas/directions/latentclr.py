@@ -32,6 +32,7 @@ from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.latent_discovery import check_n_directions, latent_space
 from latentatlas.models.regularizers import layer_outputs
 from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.modules import frozen
 
 
 def nt_xent(features: torch.Tensor, temperature: float = 0.5, absolute: bool = True
@@ -135,31 +136,29 @@ class LatentCLR(DirectionFinder):
         feats = layer_outputs(generator, [layer], space)
         seed = seed_of(rng)
         generator.eval()
-        frozen = [p.requires_grad for p in generator.parameters()]
-        generator.requires_grad_(False)
-        dirs = GlobalDirections(k, dim, step_generator(seed, 0, phase=99))
-        opt = torch.optim.Adam(dirs.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        n = int(self.batch_size)
+        with frozen(generator):
+            dirs = GlobalDirections(k, dim, step_generator(seed, 0, phase=99))
+            opt = torch.optim.Adam(dirs.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            n = int(self.batch_size)
 
-        def step_fn(step: int) -> dict[str, float]:
-            g = step_generator(seed, step)
-            z = torch.randn(n, generator.z_dim, generator=g).to(generator.device)
-            with torch.no_grad():
-                base = z if space == "z" else generator.z_to_latent(z, space)
-                f0 = feats(base)[0].reshape(n, -1)
-            d = dirs()
-            moved = (base[None] + self.alpha * d[:, None, :]).reshape(k * n, dim)
-            f1 = feats(moved)[0].reshape(k, n, -1)
-            loss = nt_xent(f1 - f0[None], self.temperature, self.absolute)
-            for group in opt.param_groups:
-                group["lr"] = self._lr(step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            return {"loss": float(loss.detach())}
+            def step_fn(step: int) -> dict[str, float]:
+                g = step_generator(seed, step)
+                z = torch.randn(n, generator.z_dim, generator=g).to(generator.device)
+                with torch.no_grad():
+                    base = z if space == "z" else generator.z_to_latent(z, space)
+                    f0 = feats(base)[0].reshape(n, -1)
+                d = dirs()
+                moved = (base[None] + self.alpha * d[:, None, :]).reshape(k * n, dim)
+                f1 = feats(moved)[0].reshape(k, n, -1)
+                loss = nt_xent(f1 - f0[None], self.temperature, self.absolute)
+                for group in opt.param_groups:
+                    group["lr"] = self._lr(step)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                return {"loss": float(loss.detach())}
 
-        fingerprint = settings_fingerprint(self.get_params(), generator, seed)
-        try:
+            fingerprint = settings_fingerprint(self.get_params(), generator, seed)
             history = run_loop(
                 step_fn=step_fn, modules={"directions": dirs}, optimizers={"directions": opt},
                 n_steps=int(self.n_steps), fingerprint=fingerprint, out_dir=self.out_dir,
@@ -174,9 +173,6 @@ class LatentCLR(DirectionFinder):
                 f0 = feats(base)[0].reshape(64, -1)
                 act = np.asarray([float((feats(base + self.alpha * a)[0].reshape(64, -1) - f0)
                                         .norm(dim=1).mean()) for a in matrix])
-        finally:
-            for p, flag in zip(generator.parameters(), frozen, strict=True):
-                p.requires_grad_(flag)
         order = np.argsort(-act, kind="stable")
         self.space_ = space
         self.seed_ = seed

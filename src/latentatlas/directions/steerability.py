@@ -36,13 +36,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentatlas.directions._trainloop import frozen, train_walk, uniform
+from latentatlas.directions._trainloop import train_walk, uniform
 from latentatlas.directions.base import SPACES, Directions
 from latentatlas.directions.finder import DirectionFinder
 from latentatlas.directions.ganalyze import renormalize, sample_codes, synth
 from latentatlas.directions.walks import _as_tensor, _back, restrict_layers
 from latentatlas.io.persistence import ConfigModule, register_model, save_model
 from latentatlas.utils.errors import OptionError, ShapeError
+from latentatlas.utils.modules import frozen
 
 
 # --------------------------------------------------------------------------- transforms

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from latentatlas.models.predictors import check_images
 from latentatlas.training.encoder import embedding_distance, reconstruction_loss
 from latentatlas.utils.errors import OptionError, ShapeError
+from latentatlas.utils.modules import frozen
 
 NOISE_MODES = ("const", "optimize")
 
@@ -153,76 +154,74 @@ def project(
     device = generator.device
     was_training = generator.training
     generator.eval()
-    params_state = [p.requires_grad for p in generator.parameters()]
-    generator.requires_grad_(False)
     if predictor is not None:
         predictor.eval().requires_grad_(False)
-    try:
-        if init is None:
-            start = generator.w_avg.detach().float().to(device).view(1, -1).repeat(n, 1)
-        else:
-            start = torch.as_tensor(init, dtype=torch.float32).to(device)
-            if start.ndim == 3 and space == "w":
-                start = start.mean(dim=1)
-        if start.ndim == 2 and space == "wp":
-            start = start.unsqueeze(1).repeat(1, generator.num_ws, 1)
-        code = generator.check_latent(start.clone(), space).requires_grad_(True)
-        noise_maps: dict[str, torch.Tensor] = {}
-        if noise == "optimize":
-            for name, layer in noise_layers(generator).items():
-                base = layer.noise_const.detach().float()
-                noise_maps[name] = base.view(1, 1, *base.shape).repeat(n, 1, 1, 1).clone()
-                noise_maps[name].requires_grad_(True)
-        if w_std is None:
-            w_std = w_statistics(generator)[1] if steps else 0.0
-        opt = torch.optim.Adam([code, *noise_maps.values()], lr=lr, betas=(0.9, 0.999))
-        target_emb = None
-        if predictor is not None and embedding_weight:
-            with torch.no_grad():
-                target_emb = predictor.embed(images, validate=False)
-        gen = torch.Generator().manual_seed(seed)
-        history: list[dict[str, float]] = []
-        for step in tqdm(range(steps), desc="inversion", disable=not progress, leave=False):
-            t = step / steps
-            w_noise_scale = w_std * initial_noise_factor * max(0.0, 1.0 - t / noise_ramp_length)**2
-            lr_ramp = min(1.0, (1.0 - t) / lr_rampdown_length)
-            lr_ramp = 0.5 - 0.5 * np.cos(lr_ramp * np.pi)
-            lr_ramp = lr_ramp * min(1.0, t / lr_rampup_length)
-            for group in opt.param_groups:
-                group["lr"] = lr * lr_ramp
-            jitter = torch.randn(code.shape, generator=gen).to(device) * w_noise_scale
-            with custom_noise(generator, noise_maps):
-                fake = generator.synthesize(code + jitter, space)
-            loss, pix, emb = reconstruction_loss(predictor, fake, images, target_emb,
-                                                 embedding_weight)
-            if noise_maps:
-                loss = loss + noise_weight * noise_regularisation(list(noise_maps.values()))
-            if spread_weight and space == "wp":  # keep W+ layers near their mean (editable)
-                dev = code - code.mean(dim=1, keepdim=True)
-                loss = loss + spread_weight * dev.square().sum(dim=(1, 2)) / max(w_std, 1e-8)**2
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-            with torch.no_grad():
-                for buf in noise_maps.values():  # the projector's normalisation
-                    buf -= buf.mean(dim=(2, 3), keepdim=True)
-                    buf *= buf.square().mean(dim=(2, 3), keepdim=True).rsqrt()
-            if step % 10 == 0 or step == steps - 1:
-                history.append({"step": step + 1, "pixel_mse": float(pix.mean().detach()),
-                                "embedding": float(emb.mean().detach())})
-        code = code.detach()
-        noises = {k: v.detach() for k, v in noise_maps.items()}
-        with torch.no_grad(), custom_noise(generator, noises):
-            recon = generator.synthesize(code, space).float().clamp(-1, 1)
-            _, pix, emb = reconstruction_loss(predictor, recon, images, target_emb,
-                                              embedding_weight if predictor is not None else 0)
-            if predictor is not None and not embedding_weight:
-                emb = embedding_distance(predictor.embed(recon, validate=False),
-                                         predictor.embed(images, validate=False))
-    finally:
-        for p, flag in zip(generator.parameters(), params_state, strict=True):
-            p.requires_grad_(flag)
-        generator.train(was_training)
+    with frozen(generator):
+        try:
+            if init is None:
+                start = generator.w_avg.detach().float().to(device).view(1, -1).repeat(n, 1)
+            else:
+                start = torch.as_tensor(init, dtype=torch.float32).to(device)
+                if start.ndim == 3 and space == "w":
+                    start = start.mean(dim=1)
+            if start.ndim == 2 and space == "wp":
+                start = start.unsqueeze(1).repeat(1, generator.num_ws, 1)
+            code = generator.check_latent(start.clone(), space).requires_grad_(True)
+            noise_maps: dict[str, torch.Tensor] = {}
+            if noise == "optimize":
+                for name, layer in noise_layers(generator).items():
+                    base = layer.noise_const.detach().float()
+                    noise_maps[name] = base.view(1, 1, *base.shape).repeat(n, 1, 1, 1).clone()
+                    noise_maps[name].requires_grad_(True)
+            if w_std is None:
+                w_std = w_statistics(generator)[1] if steps else 0.0
+            opt = torch.optim.Adam([code, *noise_maps.values()], lr=lr, betas=(0.9, 0.999))
+            target_emb = None
+            if predictor is not None and embedding_weight:
+                with torch.no_grad():
+                    target_emb = predictor.embed(images, validate=False)
+            gen = torch.Generator().manual_seed(seed)
+            history: list[dict[str, float]] = []
+            for step in tqdm(range(steps), desc="inversion", disable=not progress, leave=False):
+                t = step / steps
+                w_noise_scale = (w_std * initial_noise_factor
+                                 * max(0.0, 1.0 - t / noise_ramp_length)**2)
+                lr_ramp = min(1.0, (1.0 - t) / lr_rampdown_length)
+                lr_ramp = 0.5 - 0.5 * np.cos(lr_ramp * np.pi)
+                lr_ramp = lr_ramp * min(1.0, t / lr_rampup_length)
+                for group in opt.param_groups:
+                    group["lr"] = lr * lr_ramp
+                jitter = torch.randn(code.shape, generator=gen).to(device) * w_noise_scale
+                with custom_noise(generator, noise_maps):
+                    fake = generator.synthesize(code + jitter, space)
+                loss, pix, emb = reconstruction_loss(predictor, fake, images, target_emb,
+                                                     embedding_weight)
+                if noise_maps:
+                    loss = loss + noise_weight * noise_regularisation(list(noise_maps.values()))
+                if spread_weight and space == "wp":  # keep W+ layers near their mean (editable)
+                    dev = code - code.mean(dim=1, keepdim=True)
+                    loss = loss + spread_weight * dev.square().sum(dim=(1, 2)) / max(w_std, 1e-8)**2
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+                with torch.no_grad():
+                    for buf in noise_maps.values():  # the projector's normalisation
+                        buf -= buf.mean(dim=(2, 3), keepdim=True)
+                        buf *= buf.square().mean(dim=(2, 3), keepdim=True).rsqrt()
+                if step % 10 == 0 or step == steps - 1:
+                    history.append({"step": step + 1, "pixel_mse": float(pix.mean().detach()),
+                                    "embedding": float(emb.mean().detach())})
+            code = code.detach()
+            noises = {k: v.detach() for k, v in noise_maps.items()}
+            with torch.no_grad(), custom_noise(generator, noises):
+                recon = generator.synthesize(code, space).float().clamp(-1, 1)
+                _, pix, emb = reconstruction_loss(predictor, recon, images, target_emb,
+                                                  embedding_weight if predictor is not None else 0)
+                if predictor is not None and not embedding_weight:
+                    emb = embedding_distance(predictor.embed(recon, validate=False),
+                                             predictor.embed(images, validate=False))
+        finally:
+            generator.train(was_training)
     return InversionResult(code.cpu(), space, recon.cpu(), pix.cpu().numpy(),
                            emb.cpu().numpy(), {k: v.cpu() for k, v in noises.items()}, history)
 
