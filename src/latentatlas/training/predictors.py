@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from latentatlas.data.dsprites import SYMMETRY_PERIODS
 from latentatlas.io.cards import save_model_card
+from latentatlas.io.images import to_model_images
 from latentatlas.io.persistence import save_model
 from latentatlas.models.predictors import AttributePredictor
 from latentatlas.training.checkpoint import load_checkpoint, save_checkpoint
@@ -122,13 +123,6 @@ def check_arrays(
         if h["kind"] == "regression" and not np.isfinite(known).all():
             raise DataError(f"{name} targets for regression head {h['name']!r} contain Inf")
     return images, targets
-
-
-def to_model_input(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """NHWC uint8 [0, 255] or float [0, 1] -> float32 NCHW in [-1, 1]."""
-    x = torch.as_tensor(images)
-    x = x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float() * 2.0 - 1.0
-    return x.permute(0, 3, 1, 2).contiguous()
 
 
 def augment_batch(
@@ -208,7 +202,7 @@ def predict_logits(
     was_training = model.training
     model.eval()
     outs = [
-        model.logits(to_model_input(images[i : i + batch_size]), validate=False)
+        model.logits(to_model_images(images[i : i + batch_size]), validate=False)
         for i in range(0, len(images), batch_size)
     ]
     model.train(was_training)
@@ -385,7 +379,7 @@ def train_predictor(
             t0 = time.perf_counter()
             rng = np.random.default_rng([config.seed, 11, step])
             idx = _batch_indices(step, config.batch_size, len(train_x), config.seed)
-            x = augment_batch(to_model_input(train_x[idx]), rng, config.hflip, config.max_shift)
+            x = augment_batch(to_model_images(train_x[idx]), rng, config.hflip, config.max_shift)
             y = torch.from_numpy(train_y[idx])
             for group in optimizer.param_groups:
                 group["lr"] = _lr_at(step, config, train_seconds)
