@@ -128,8 +128,7 @@ def explore(
                       min_auc=min_auc, scorers=scorers, ordered=ordered)
     claim_folder(run.out, {k: run.config[k] for k in ("model_fingerprint",
                                                        "predictor_fingerprint")},
-                 overwrite, what="explore run of this generator and predictor",
-                 legacy_marker="stages")
+                 overwrite, legacy_marker="stages")
     bank = bank_stage(run)
     bounds = boundaries_stage(run, bank)
     edits, fp_edits = edits_stage(run, bank, bounds)
