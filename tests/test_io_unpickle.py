@@ -70,3 +70,34 @@ def test_persistent_ids_subclasses_object_arrays_and_corruption_are_refused() ->
         restricted_load(pickle.dumps(np.array([_Hostile()], dtype=object)), ALLOWED)
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         restricted_load(pickle.dumps({"a": 1})[:-3], ALLOWED)
+
+
+class _HugeArray:
+    """Pickles as numpy's own array rebuilder asked for 10 GB (an array's data travels in the
+    pickle, so no honest pickle of a few hundred bytes can declare that)."""
+
+    def __reduce__(self):
+        return (_numpy_reconstruct(), (np.ndarray, (10**10,), b"b"))
+
+
+class _HugeFrombuffer:
+    def __reduce__(self):
+        core = getattr(np, "_core", np.core)
+        return (core.numeric._frombuffer, (b"\0" * 8, np.dtype("f4"), (10**9,), "C"))
+
+
+def _numpy_reconstruct():
+    core = getattr(np, "_core", None) or np.core
+    return core.multiarray._reconstruct
+
+
+@pytest.mark.parametrize("obj", [_HugeArray(), _HugeFrombuffer()])
+def test_an_array_declaring_more_bytes_than_the_pickle_is_refused_before_allocation(obj):
+    blob = pickle.dumps(obj)
+    assert len(blob) < 1000
+    with pytest.raises(CheckpointError, match=r"<bytes>: an array declares shape .* more than "
+                                              r"the whole pickle holds"):
+        restricted_load(blob, NUMPY_GLOBALS)
+    # An honest array of the same kind still loads.
+    arr = np.arange(1000, dtype=np.float32).reshape(10, 100)
+    assert np.array_equal(restricted_load(pickle.dumps(arr), NUMPY_GLOBALS), arr)

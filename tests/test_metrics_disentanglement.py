@@ -326,3 +326,66 @@ def test_dci_importance_of_identity_codes_is_diagonal_and_split_is_seeded():
     assert np.diag(importance).min() > 0.9
     again = metrics.dci_from_codes(codes, factors, n_estimators=10, rng=5)
     assert again["disentanglement"] == scores["disentanglement"]
+
+
+# ------------------------------------------------- factors that do not vary: one rule, every metric
+class _GridWithConstant(GroundTruthData):
+    """Factors (a: 4 values, const: 1 value, b: 3 values); the observation shows a and b."""
+
+    name = "grid"
+    factor_names = ("a", "const", "b")
+    factors_num_values = (4, 1, 3)
+    observation_shape = (1, 2, 1)
+
+    def sample_observations_from_factors(self, factors, rng):
+        f = self._check_factors(factors).astype(np.float32)
+        return np.stack([f[:, 0] / 3, f[:, 2] / 2], axis=1).reshape(-1, 1, 2, 1)
+
+
+class _GridWithout(GroundTruthData):
+    name = "grid"
+    factor_names = ("a", "b")
+    factors_num_values = (4, 3)
+    observation_shape = (1, 2, 1)
+
+    def sample_observations_from_factors(self, factors, rng):
+        f = self._check_factors(factors).astype(np.float32)
+        return np.stack([f[:, 0] / 3, f[:, 1] / 2], axis=1).reshape(-1, 1, 2, 1)
+
+
+def _flat(x):
+    return np.asarray(x, np.float32).reshape(len(x), -1)
+
+
+@pytest.mark.parametrize("name, sizes", [
+    ("mig", {"num_train": 300}), ("sap", {"num_train": 300, "num_test": 100}),
+    ("dci", {"num_train": 300, "num_test": 100, "n_estimators": 5}),
+    ("modularity_explicitness", {"num_train": 300, "num_test": 100}),
+    ("irs", {"num_train": 300}),
+    ("beta_vae", {"num_train": 60, "num_eval": 30, "batch_size": 8}),
+    ("factor_vae", {"num_train": 60, "num_eval": 30, "num_variance_estimate": 200,
+                    "batch_size": 8}),
+])
+def test_every_metric_excludes_a_single_valued_factor_with_a_warning(name, sizes):
+    fn = getattr(metrics, name)
+    got = fn(_GridWithConstant(), _flat, 0, **sizes)
+    assert got.pop("warnings") == ["factor 'const' takes a single value: excluded from every "
+                                   "metric"]
+    # Exactly the numbers of the same data set without the factor.
+    assert got == fn(_GridWithout(), _flat, 0, **sizes)
+
+
+@pytest.mark.parametrize("name", ["mig_from_codes", "sap_from_codes", "dci_from_codes",
+                                  "modularity_explicitness_from_codes", "irs_from_codes"])
+def test_every_metric_on_codes_excludes_a_factor_constant_in_the_sample(name):
+    rng = np.random.default_rng(0)
+    factors = np.stack([rng.integers(0, 4, 300), np.full(300, 2), rng.integers(0, 3, 300)], 1)
+    codes = np.stack([factors[:, 0], factors[:, 2]], 1) + 0.1 * rng.standard_normal((300, 2))
+    fn = getattr(metrics, name)
+    kw = {"n_estimators": 5} if name == "dci_from_codes" else {}
+    got = fn(codes, factors, **kw)
+    assert got.pop("warnings") == ["factor 1 is constant in the sample: excluded from this "
+                                   "metric"]
+    assert got == fn(codes, factors[:, [0, 2]], **kw)
+    with pytest.raises(ShapeError, match="every factor is constant"):
+        fn(codes, np.zeros((300, 2), np.int64), **kw)

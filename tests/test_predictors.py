@@ -178,7 +178,10 @@ def test_trainer_resume_is_exact(tmp_path):
     assert train_predictor(part, train, val, tmp_path / "b", cfg, progress=False,
                            stop_at_step=20) == {"paused_at": 20}
     resumed = tiny(dropout=0.2)  # a fresh process would start from fresh weights
+    leftover = tmp_path / "b" / ".checkpoint.safetensors.k1ll3d.safetensors"
+    leftover.write_bytes(b"half")  # a killed atomic write's temporary: swept on resume
     train_predictor(resumed, train, val, tmp_path / "b", cfg, progress=False)
+    assert not leftover.exists()
     for (k, v), v2 in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(v, v2), k
     other = PredictorTrainConfig(**{**cfg.to_dict(), "lr": 0.5})

@@ -264,7 +264,14 @@ def test_resume_is_bit_identical(tmp_path, objective_name):
     # The interrupted run stopped at step 7 (checkpoint at 7); resume to 12 from a different
     # global torch RNG state (the trainer must not depend on it).
     torch.manual_seed(999)
+    # What a kill inside an atomic write leaves (SIGKILL runs no clean-up): swept on resume.
+    leftovers = [tmp_path / "part" / ".checkpoint.safetensors.k1ll3d.safetensors",
+                 tmp_path / "part" / "model" / ".model.safetensors.abc123.safetensors"]
+    for p in leftovers:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"half")
     resumed, resumed_obj = run(tmp_path / "part", 12, resume=True)
+    assert not any(p.exists() for p in leftovers)
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     if objective_name == "factorvae":

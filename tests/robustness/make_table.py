@@ -34,10 +34,18 @@ Rules every case checks:
 - **Nothing silently wrong.** Loaders check declared sizes against the file before allocating,
   refuse NaN images and non-float weights, and never run code from a file.
 
-Kill and full-disk behaviour (a real `latentatlas sample` process killed by PID at random
-points, then resumed and compared bit for bit with an uninterrupted run; a full disk simulated
-by a size-limited file system where one can be mounted, else by an injected ENOSPC from the
-space check) is tested in `tests/robustness/test_kill.py`.
+Kill and full-disk behaviour is tested with real subprocesses:
+- `tests/robustness/test_kill.py`: a `latentatlas sample` process killed by PID at seeded
+  random points, resumed, and its bank compared bit for bit with an uninterrupted run; the
+  free-space check refusing a bank the disk cannot hold (through its test hook, everywhere).
+- `tests/robustness/test_full_disk.py`: a real full disk (a 400 KiB tmpfs; skipped where
+  mounting is not allowed): `sample` and `train gan` end with one `Error:` line naming the full
+  disk, leave no temporary file, and after the file system grows the same command (train:
+  `--resume`) finishes with exactly the arrays / weights of an uninterrupted run; a `train gan`
+  process killed by PID at seeded random points after new checkpoints resumes to the same
+  weights, tensor for tensor, with every logged step once.
+- A kill (SIGKILL) cannot be caught: what an atomic write leaves (`.<name>.<random>` files,
+  staging folders) is swept when the same command resumes into its folder.
 """
 
 

@@ -225,5 +225,6 @@ def options_command_line(prefix: str) -> str:
             else:
                 parts.append(param.opts[0])
             continue
-        parts += [param.opts[0], shlex.quote(str(value))]
+        for item in value if param.multiple else (value,):  # a repeatable option: each once
+            parts += [param.opts[0], shlex.quote(str(item))]
     return " ".join(parts)

@@ -80,10 +80,13 @@ def _train_group() -> click.Group:
 @click.option("--log-every", type=int, default=None)
 @click.option("--max-images", type=int, default=None, help="Use only the first N images.")
 @click.option("--data-root", default=None, help="Folder / file of the real data set.")
+@click.option("--factor-range", "factor_range", multiple=True, metavar="NAME=LOW:HIGH",
+              help="Procedural sets: draw factor NAME only from class indices LOW..HIGH-1 "
+                   "(repeatable), e.g. posX=8:24 for dSprites' middle half.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads per process.")
 @click.option("--device", default=None, help="cpu | cuda | cuda:0 (default: CUDA if present).")
 def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
-                **cli) -> None:
+                factor_range, **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
     \b
@@ -93,12 +96,14 @@ def gan_command(preset, out, resume, overwrite, threads, device, max_images, dat
       latentatlas train gan --preset dsprites --out runs/zoo_dsprites
       latentatlas train gan --preset mnist    --out runs/zoo_mnist
     """
+    from latentatlas.data.base import parse_factor_ranges
     from latentatlas.training.gan_run import run_gan
 
     prefix = COMMAND_PREFIX if COMMAND_PREFIX != "latentatlas" else "latentatlas train gan"
     run_gan(out, preset=preset, overrides=cli, resume=resume, threads=threads, device=device,
             max_images=max_images, data_root=data_root, command=options_command_line(prefix),
-            log=click.echo, overwrite=overwrite)
+            log=click.echo, overwrite=overwrite,
+            factor_ranges=parse_factor_ranges(factor_range) or None)
 
 
 

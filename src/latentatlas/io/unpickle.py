@@ -10,7 +10,9 @@ in checked forms (plain arrays, no object dtypes).
 
 from __future__ import annotations
 
+import contextvars
 import io
+import math
 import os
 import pickle
 from collections.abc import Mapping
@@ -22,10 +24,34 @@ from latentatlas.utils.errors import CheckpointError
 
 Allowed = Mapping[tuple[str, str], Any]
 
+#: Bytes the pickle being loaded holds: no array it declares may be larger (an array's data
+#: travels inside the pickle, so a larger declared shape can only be an attack or corruption).
+_PICKLE_BYTES: contextvars.ContextVar[int | None] = contextvars.ContextVar("_PICKLE_BYTES",
+                                                                           default=None)
+
+
+def _check_declared_size(shape: Any, dtype: Any) -> None:
+    """Refuse an array whose declared size exceeds the bytes of the pickle it comes from, before
+    numpy allocates it."""
+    try:
+        dims = [int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,))]
+        itemsize = np.dtype(dtype).itemsize
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"array with a malformed shape / dtype ({e})") from None
+    if any(d < 0 for d in dims):
+        raise CheckpointError(f"array with a negative dimension {tuple(dims)}")
+    nbytes = math.prod(dims) * itemsize
+    limit = _PICKLE_BYTES.get()
+    if limit is not None and nbytes > limit:
+        raise CheckpointError(
+            f"an array declares shape {tuple(dims)} ({nbytes} bytes), more than the whole pickle "
+            f"holds ({limit} bytes): corrupt or hostile file; nothing was allocated")
+
 
 def _safe_reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:
     if cls is not np.ndarray:
         raise CheckpointError(f"refusing to rebuild array subclass {cls!r}")
+    _check_declared_size(shape, dtype_code)
     return np.ndarray.__new__(np.ndarray, shape, dtype_code)
 
 
@@ -33,6 +59,7 @@ def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray
     dtype = np.dtype(dtype)
     if dtype.hasobject:
         raise CheckpointError("refusing an object-dtype buffer")
+    _check_declared_size(shape, dtype)
     arr = np.frombuffer(bytes(buf), dtype=dtype)
     return arr.reshape(shape, order="F" if order == "F" else "C").copy()
 
@@ -93,19 +120,27 @@ def restricted_load(data: bytes | str | os.PathLike, allowed: Allowed, source: s
     """Unpickle ``data`` (bytes, or a file path) with :class:`RestrictedUnpickler`.
 
     Refused globals and persistent ids raise :class:`CheckpointError`; so does a truncated or
-    corrupt pickle (whatever exception the pickle machinery raised)."""
+    corrupt pickle (whatever exception the pickle machinery raised), and a numpy array that
+    declares more bytes than the pickle holds (refused before allocation)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         source = source or "<bytes>"
         opened: Any = io.BytesIO(bytes(data))
+        size = len(opened.getbuffer())
     else:
         source = source or str(data)
         opened = open(data, "rb")  # noqa: SIM115 - closed below
+        size = os.fstat(opened.fileno()).st_size
+    token = _PICKLE_BYTES.set(size)
     try:
         with opened as f:
             return RestrictedUnpickler(f, allowed, source, what, encoding).load()
-    except CheckpointError:
-        raise
+    except CheckpointError as e:
+        if str(e).startswith(source):
+            raise
+        raise CheckpointError(f"{source}: {e}") from e
     except Exception as e:  # truncated / corrupt pickles raise many different types
         raise CheckpointError(
             f"{source}: truncated or corrupt pickle ({type(e).__name__}: {e})"
         ) from e
+    finally:
+        _PICKLE_BYTES.reset(token)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from latentatlas.utils.atomic import atomic_path
-from latentatlas.utils.errors import CheckpointError
+from latentatlas.utils.errors import CheckpointError, ResourceError
 
 CHECKPOINT_FORMAT = "latentatlas-train-checkpoint-1"
 _NAME_RE = re.compile(r"^ckpt-(\d{8,})\.safetensors$")
@@ -106,9 +106,28 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     tensors: dict[str, torch.Tensor] = {}
     structure = _encode(state, "s", tensors)
     metadata = {"format": CHECKPOINT_FORMAT, "structure": json.dumps(structure)}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    try:
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+    except Exception as e:  # safetensors reports a full disk as its own error type
+        if not disk_full(e):
+            raise
+        raise ResourceError(
+            f"{path}: the disk is full ({disk_full(e)}); nothing half-written was kept and the "
+            "previous checkpoint is intact: free space, then resume (train: --resume)") from e
     return Path(path)
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """The reason text when ``exc`` is a full disk / exceeded quota (an OSError with ENOSPC /
+    EDQUOT, or a library's error that wraps one in its message), else None."""
+    if isinstance(exc, OSError) and exc.errno in (28, 122):
+        return exc.strerror or "no space left on device"
+    text = str(exc)
+    for marker in ("No space left on device", "Disk quota exceeded"):
+        if marker in text:
+            return marker.lower()
+    return None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:

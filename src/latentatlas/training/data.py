@@ -143,7 +143,7 @@ def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
 
 def resolve_training_data(
     spec: str, resolution: int, seed: int = 0, max_images: int | None = None,
-    root: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None, factor_ranges: dict[str, tuple[int, int]] | None = None,
 ) -> ImageSource:
     """A training source for ``--data``: a data set name or a user's image folder / ``.npz``.
 
@@ -152,6 +152,8 @@ def resolve_training_data(
     by name are loaded at ``resolution`` where their loader resizes (celeba: cropped faces), else
     resized here (mnist: 28 -> 32 zero-padded); a folder or npz: every image centre-cropped
     square and resized to ``resolution``. ``root`` overrides a named set's location.
+    ``factor_ranges`` (procedural sets only) draws the named factors from sub-ranges of class
+    indices (:class:`~latentatlas.data.base.RestrictedFactors`).
     """
     from latentatlas.data.base import GroundTruthData
     from latentatlas.data.registry import describe_data, is_dataset_name, load_data
@@ -166,10 +168,20 @@ def resolve_training_data(
         load_res = None if info.uniform and info.square else resolution
     data = load_data(spec, root=root, max_images=max_images, resolution=load_res,
                      **({"split": "train"} if spec == "mnist" else {}))
+    if factor_ranges and not isinstance(data, GroundTruthData):
+        raise DataError(f"{spec}: --factor-range needs a procedural set with factors "
+                        "(dsprites, shapes3d, ...); restrict a folder by choosing its images")
     if isinstance(data, GroundTruthData):
         h = data.observation_shape[0]
         if resolution != h:
             raise DataError(f"{spec}: the procedural set is {h}x{h}; use --resolution {h}")
+        if factor_ranges:
+            from latentatlas.data.base import RestrictedFactors
+
+            try:
+                data = RestrictedFactors(data, factor_ranges)
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
         return GroundTruthSource(data, seed=seed)
     images = resize_images(data.images, resolution)
     return ArraySource(images, seed=seed, name=spec if named else str(Path(spec)))

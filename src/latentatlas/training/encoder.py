@@ -130,6 +130,10 @@ def train_encoder(
     gen = torch.Generator().manual_seed(seed)
     np_rng = np.random.default_rng(seed)
     start = 0
+    from latentatlas.utils.outputs import remove_stale_temporaries
+
+    if resume:
+        remove_stale_temporaries(out)  # left by a killed write (SIGKILL cannot be caught)
     if resume and list_checkpoints(ckpt_dir):
         step0, path = list_checkpoints(ckpt_dir)[-1]
         state = load_checkpoint(path)

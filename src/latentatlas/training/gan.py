@@ -586,12 +586,25 @@ class GANTrainer:
             "pl_mean": self.pl_mean,
             "rng": rng,
             "sampler": {"seed": self.config.seed, "step": self.step, "batch": self.config.batch},
+            "data": self._data_identity(),
             "regularizers": [r.name for r in self.regularizers],
             "train_seconds": self.train_seconds,
         }
 
+    def _data_identity(self) -> str | None:
+        """The name of a procedural training set, restriction included (``dsprites[posX=8:24]``);
+        None for image arrays, whose path may move between sessions."""
+        from latentatlas.training.data import GroundTruthSource
+
+        return self.source.name if isinstance(self.source, GroundTruthSource) else None
+
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
         saved = state.get("config", {})
+        data_name = self._data_identity()
+        if state.get("data") is not None and data_name is not None and state["data"] != data_name:
+            raise CheckpointError(
+                f"{where}: was trained on {state['data']!r}, this run's data is {data_name!r}; "
+                "resume with the same --data (and --factor-range), or start a new --out")
         for key in ("batch", "seed", "augment"):
             if key in saved and saved[key] != getattr(self.config, key):
                 warnings.warn(
@@ -768,8 +781,7 @@ class GANTrainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             from latentatlas.utils.outputs import remove_stale_temporaries
 
-            for folder in (self.out_dir, self.ckpt_dir, self.out_dir / "samples"):
-                remove_stale_temporaries(folder)  # left by a killed atomic write
+            remove_stale_temporaries(self.out_dir)  # left by a killed atomic write
             atomic_write_json(self.out_dir / "training_config.json", self._run_config())
         if self.world > 1:
             dist.barrier()

@@ -97,16 +97,18 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
             overrides: dict[str, Any] | None = None, resume: bool = False,
             threads: int | None = None, device: str | None = None, max_images: int | None = None,
             data_root: str | None = None, command: str | None = None,
-            log: Callable[[str], Any] = print, overwrite: bool = False):
+            log: Callable[[str], Any] = print, overwrite: bool = False,
+            factor_ranges: dict[str, tuple[int, int]] | None = None):
     """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`;
     ``auto``, the default for a user's ``--data`` folder / npz, derives the preset from the data).
 
     Under torchrun every rank calls this; the global batch is split across ranks and rank 0 alone
     writes and ``log``s (a summary line before and after training). ``threads``: torch CPU threads
     per process (default: torch's, or cpu_count / world for several CPU ranks). ``command`` is
-    recorded in run.json. Raises :class:`OptionError` without data or length. An existing run
-    in ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
-    :class:`~latentatlas.training.gan.TrainResult`.
+    recorded in run.json. ``factor_ranges`` restricts a procedural set's factors (class-index
+    ranges, e.g. ``{"posX": (8, 24)}``) and is recorded in run.json. Raises
+    :class:`OptionError` without data or length. An existing run in ``out`` is refused without
+    ``resume`` unless ``overwrite``. Returns the :class:`~latentatlas.training.gan.TrainResult`.
     """
     from latentatlas.training.data import resolve_training_data
     from latentatlas.training.gan import GANTrainConfig, GANTrainer
@@ -127,7 +129,8 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
         raise OptionError("give --kimg or --steps (or a --preset)")
     seed = int(tcfg.get("seed", 0))
     source = resolve_training_data(settings["data"], settings["resolution"], seed=seed,
-                                   max_images=max_images, root=data_root)
+                                   max_images=max_images, root=data_root,
+                                   factor_ranges=factor_ranges)
     # "auto" (the presets' value, and the default): bf16 only where the device computes it natively.
     bf16 = resolve_bf16(tcfg.get("bf16", "auto"), dev)
     tcfg["bf16"] = bf16
@@ -143,6 +146,8 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
                                        if isinstance(resolved, dict) else None,
                                        "arch": settings["arch"],
                                        "data_spec": settings["data"], "bf16": bf16,
+                                       "factor_ranges": {k: list(v) for k, v in
+                                                         (factor_ranges or {}).items()},
                                        "resolution": settings["resolution"]})
     if rank == 0 and isinstance(resolved, dict):
         t = settings["train"]

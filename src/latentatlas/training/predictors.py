@@ -327,6 +327,10 @@ def train_predictor(
     model.set_fast(config.bf16)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ckpt_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
+    from latentatlas.utils.outputs import remove_stale_temporaries
+
+    if resume:
+        remove_stale_temporaries(out)  # left by a killed write (SIGKILL cannot be caught)
     if not resume and (ckpt_path.is_file() or (out / "model").exists()):
         from latentatlas.utils.errors import OutputExistsError
 

@@ -167,6 +167,10 @@ def train_vae(
     step, train_seconds = 0, 0.0
     objective_config = objective.config()
 
+    from latentatlas.utils.outputs import remove_stale_temporaries
+
+    if resume:
+        remove_stale_temporaries(out_dir)  # left by a killed write (SIGKILL cannot be caught)
     if ckpt_path.is_file() and not resume:
         raise CheckpointError(
             f"{ckpt_path} exists; pass resume=True (--resume) to continue it or choose another out"

@@ -111,6 +111,7 @@ def claim_folder(path: str | os.PathLike, identity: dict[str, Any], overwrite: b
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             prev = None
         if prev == fp:
+            remove_stale_temporaries(path)  # left by a killed earlier run of this command
             return True
         if not overwrite:
             raise OutputExistsError(
@@ -195,13 +196,24 @@ def _umask() -> int:
     return mask
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files a killed atomic write left in ``folder`` (``.<name>.<random>``
-    files from :func:`latentatlas.utils.atomic.atomic_path` and staging folders)."""
+def remove_stale_temporaries(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
+    """Delete temporary files a killed atomic write left in ``folder`` and (``recursive``) its
+    subfolders: ``.<name>.<random>.<ext>`` files from
+    :func:`latentatlas.utils.atomic.atomic_path` and staging folders. A kill (SIGKILL) cannot
+    be caught, so every command that resumes into a folder sweeps it first."""
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
+    for p in list(folder.iterdir()):
+        if p.name.startswith(STAGING_PREFIX) or (p.name.startswith(".") and p.is_file()
+                                                 and p.name.count(".") >= 3
+                                                 and p.name != OWNER_JSON):
+            _remove_stale(p)
+            removed.append(p)
+        elif recursive and p.is_dir() and not p.is_symlink():
+            removed += remove_stale_temporaries(p, recursive=True)
+    return removed
     for p in folder.iterdir():
         if p.name.startswith(STAGING_PREFIX) or (p.name.startswith(".") and p.is_file()
                                                  and p.name.count(".") >= 3

@@ -7,13 +7,14 @@ row per observation), ``factors`` are integer class indices [N, F]. Information 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from latentatlas.data.base import GroundTruthData
-from latentatlas.utils.errors import ShapeError
+from latentatlas.utils.errors import LatentAtlasError, ShapeError
 from latentatlas.utils.rng import check_rng
 
 RepresentationFn = Callable[[np.ndarray], Any]
@@ -304,3 +305,75 @@ def normalize_columns(
         std = values.std(axis=0)
         std = np.where(std > 0, std, 1.0)
     return (values - mean) / std, mean, std
+
+
+# ---------------------------------------------------------------- factors that do not vary
+# One rule for every metric: a factor that does not vary carries no information (every metric
+# would divide by its zero entropy, fit a one-class classifier or score a trivial gap), so it is
+# excluded, and the result says so in its "warnings".
+
+
+class _ActiveFactors(GroundTruthData):
+    """``data`` without its single-valued factors (they carry no information: every metric
+    would divide by their zero entropy or fit a one-class classifier)."""
+
+    def __init__(self, data: GroundTruthData, active: list[int]) -> None:
+        self.base, self.active = data, active
+        self.name = data.name
+        self.factor_names = [data.factor_names[i] for i in active]
+        self.factors_num_values = [data.factors_num_values[i] for i in active]
+        self.observation_shape = data.observation_shape
+
+    def sample_observations_from_factors(self, factors: np.ndarray,
+                                         rng: np.random.Generator) -> np.ndarray:
+        factors = self._check_factors(factors)
+        full = np.zeros((factors.shape[0], self.base.num_factors), np.int64)
+        full[:, self.active] = factors
+        return self.base.sample_observations_from_factors(full, rng)
+
+
+def drop_single_valued_factors(data: GroundTruthData) -> tuple[GroundTruthData, list[str]]:
+    """``data`` without factors that take one value, and the warnings naming them (the suite's
+    one rule for such factors: excluded from every metric, with a warning in the result)."""
+    sizes = list(data.factors_num_values)
+    active = [i for i, k in enumerate(sizes) if k > 1]
+    if len(active) == len(sizes):
+        return data, []
+    if not active:
+        raise LatentAtlasError(f"{data.name}: every factor takes a single value; nothing to "
+                               "measure")
+    names = [data.factor_names[i] for i, k in enumerate(sizes) if k <= 1]
+    return _ActiveFactors(data, active), [
+        f"factor {n!r} takes a single value: excluded from every metric" for n in names]
+
+
+def varying_factors(factors: np.ndarray, factors_test: Any = None) -> tuple[np.ndarray, list[str]]:
+    """Columns of ``factors`` (and ``factors_test``, rows together) that take more than one value
+    in the sample, as a boolean mask, and a warning for each column left out."""
+    rows = factors if factors_test is None else np.concatenate(
+        [factors, np.asarray(factors_test).reshape(-1, factors.shape[1])])
+    keep = (rows != rows[:1]).any(axis=0) if rows.shape[0] else np.zeros(rows.shape[1], bool)
+    if not keep.any():
+        raise ShapeError("every factor is constant in the sample: the metric is undefined")
+    return keep, [f"factor {j} is constant in the sample: excluded from this metric"
+                  for j in np.flatnonzero(~keep)]
+
+
+def with_warnings(result: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """``result`` with ``warnings`` appended to its "warnings" list (none: unchanged)."""
+    if warnings:
+        result["warnings"] = [*result.get("warnings", []), *warnings]
+    return result
+
+
+def on_varying_factors(metric: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Decorate a metric of (data, representation_fn, rng, ...): it runs on ``data`` without its
+    single-valued factors (:func:`drop_single_valued_factors`), the warnings in its result."""
+
+    @functools.wraps(metric)
+    def wrapper(data: GroundTruthData, representation_fn: RepresentationFn, *args: Any,
+                **kwargs: Any) -> dict[str, Any]:
+        data, warnings = drop_single_valued_factors(data)
+        return with_warnings(metric(data, representation_fn, *args, **kwargs), warnings)
+
+    return wrapper

@@ -22,8 +22,11 @@ from latentatlas.metrics.disentanglement._common import (
     encode_labels,
     histogram_discretize,
     normalize_columns,
+    on_varying_factors,
     sample_codes,
     split_train_test,
+    varying_factors,
+    with_warnings,
 )
 from latentatlas.metrics.disentanglement._linear import fit_ovr_logistic, logistic_predict_proba
 from latentatlas.utils.errors import ShapeError
@@ -37,23 +40,24 @@ def mig_from_codes(codes: Any, factors: Any, *, num_bins: int = 20) -> dict[str,
     Codes are discretised into ``num_bins`` equal-width bins per dimension; for every factor the
     gap between the two largest I(code_i; factor) is divided by H(factor) and the gaps averaged.
     Factors that are constant in the sample (H = 0; disentanglement_lib divides by zero there)
-    are left out; with one code dimension the second-largest MI is taken as 0.
+    are left out, with a warning in the result (the rule of every metric); with one code
+    dimension the second-largest MI is taken as 0.
 
     Returns ``{"discrete_mig"}``.
     """
     codes = as_codes(codes)
     factors = as_factors(factors, n=codes.shape[0])
+    keep, warnings = varying_factors(factors)
+    factors = factors[:, keep]
     mi = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)  # [d, F]
     entropy = discrete_entropy(factors)
-    keep = entropy > 0
-    if not keep.any():
-        raise ShapeError("every factor is constant in the sample: MIG is undefined")
     top = np.sort(mi, axis=0)[::-1]
     second = top[1] if top.shape[0] > 1 else np.zeros(top.shape[1])
-    gaps = (top[0] - second)[keep] / entropy[keep]
-    return {"discrete_mig": float(gaps.mean())}
+    gaps = (top[0] - second) / entropy
+    return with_warnings({"discrete_mig": float(gaps.mean())}, warnings)
 
 
+@on_varying_factors
 def mig(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -119,10 +123,12 @@ def modularity_explicitness_from_codes(
     """
     codes = as_codes(codes)
     factors = as_labels(factors, n=codes.shape[0])
+    keep, warnings = varying_factors(factors, factors_test)
     codes, factors, codes_test, factors_test = split_train_test(
         codes, factors, codes_test, factors_test, test_fraction, rng
     )
     factors_test = as_labels(factors_test, "factors_test", num_columns=factors.shape[1])
+    factors, factors_test = factors[:, keep], factors_test[:, keep]
     mi = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)
     train_norm, mean, std = normalize_columns(codes)
     test_norm, _, _ = normalize_columns(codes_test, mean, std)
@@ -134,13 +140,14 @@ def modularity_explicitness_from_codes(
         theta = fit_ovr_logistic(train_norm, y_train, num_classes)
         auc_train.append(_macro_ovr_auc(y_train, logistic_predict_proba(theta, train_norm)))
         auc_test.append(_macro_ovr_auc(y_test, logistic_predict_proba(theta, test_norm)))
-    return {
+    return with_warnings({
         "modularity_score": modularity_score(mi),
         "explicitness_score_train": float(np.nanmean(auc_train)) if auc_train else float("nan"),
         "explicitness_score_test": float(np.nanmean(auc_test)) if auc_test else float("nan"),
-    }
+    }, warnings)
 
 
+@on_varying_factors
 def modularity_explicitness(
     data: GroundTruthData,
     representation_fn: RepresentationFn,

@@ -16,6 +16,7 @@ from latentatlas.metrics.disentanglement._common import (
     RepresentationFn,
     check_positive,
     encode_factors,
+    on_varying_factors,
     sample_codes,
 )
 from latentatlas.metrics.disentanglement._linear import fit_ovr_logistic, logistic_predict
@@ -39,6 +40,7 @@ def _group_blocks(num_groups: int, batch_size: int, max_observations: int = 1 <<
     return [slice(start, min(start + step, num_groups)) for start in range(0, num_groups, step)]
 
 
+@on_varying_factors
 def beta_vae(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -79,6 +81,7 @@ def beta_vae(
     return {"train_accuracy": train_acc, "eval_accuracy": eval_acc}
 
 
+@on_varying_factors
 def factor_vae(
     data: GroundTruthData,
     representation_fn: RepresentationFn,

@@ -13,7 +13,10 @@ from latentatlas.metrics.disentanglement._common import (
     as_codes,
     as_labels,
     histogram_discretize,
+    on_varying_factors,
     sample_codes,
+    varying_factors,
+    with_warnings,
 )
 from latentatlas.utils.errors import ShapeError
 from latentatlas.utils.rng import check_rng
@@ -61,16 +64,18 @@ def irs_from_codes(
         raise ShapeError(f"diff_quantile must be in (0, 1], got {diff_quantile}")
     codes = as_codes(codes)
     factors = as_labels(factors, n=codes.shape[0])
-    discrete = histogram_discretize(factors, num_bins)
+    keep, warnings = varying_factors(factors)
+    discrete = histogram_discretize(factors[:, keep], num_bins)
     active = codes.var(axis=0) > 0.0
     if not active.any():
-        return {"IRS": 0.0, "num_active_dims": 0}
+        return with_warnings({"IRS": 0.0, "num_active_dims": 0}, warnings)
     matrix, max_dev = irs_matrix(discrete, codes[:, active], diff_quantile)
     per_latent = matrix.max(axis=1)
     score = np.average(per_latent, weights=max_dev) if max_dev.sum() > 0 else per_latent.mean()
-    return {"IRS": float(score), "num_active_dims": int(active.sum())}
+    return with_warnings({"IRS": float(score), "num_active_dims": int(active.sum())}, warnings)
 
 
+@on_varying_factors
 def irs(
     data: GroundTruthData,
     representation_fn: RepresentationFn,

@@ -16,8 +16,11 @@ from latentatlas.metrics.disentanglement._common import (
     as_codes,
     as_labels,
     encode_labels,
+    on_varying_factors,
     sample_codes,
     split_train_test,
+    varying_factors,
+    with_warnings,
 )
 from latentatlas.metrics.disentanglement._linear import fit_ovr_svm_1d, svm_1d_predict
 from latentatlas.utils.rng import check_rng
@@ -71,10 +74,12 @@ def dci_from_codes(
     """
     codes = as_codes(codes)
     factors = as_labels(factors, n=codes.shape[0])
+    keep, warnings = varying_factors(factors, factors_test)
     codes, factors, codes_test, factors_test = split_train_test(
         codes, factors, codes_test, factors_test, test_fraction, rng
     )
     factors_test = as_labels(factors_test, "factors_test", num_columns=factors.shape[1])
+    factors, factors_test = factors[:, keep], factors_test[:, keep]
     num_factors = factors.shape[1]
     importance = np.zeros((codes.shape[1], num_factors))
     train_acc, test_acc = np.zeros(num_factors), np.zeros(num_factors)
@@ -90,11 +95,12 @@ def dci_from_codes(
         "disentanglement": dci_disentanglement(importance),
         "completeness": dci_completeness(importance),
     }
-    if return_importance:
+    if return_importance:  # [d, F] over the factors that vary (warnings name the others)
         scores["importance_matrix"] = importance
-    return scores
+    return with_warnings(scores, warnings)
 
 
+@on_varying_factors
 def dci(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -173,18 +179,20 @@ def sap_from_codes(
         factors = as_codes(factors, "factors", n=codes.shape[0])
     else:
         factors = as_labels(factors, n=codes.shape[0])
+    keep, warnings = varying_factors(factors, factors_test)
     codes, factors, codes_test, factors_test = split_train_test(
         codes, factors, codes_test, factors_test, test_fraction, rng
     )
     if not continuous_factors:
         factors_test = as_labels(factors_test, "factors_test", num_columns=factors.shape[1])
-    matrix = sap_score_matrix(codes, factors, codes_test, np.asarray(factors_test),
-                              continuous_factors, c)
+    factors, factors_test = factors[:, keep], np.asarray(factors_test)[:, keep]
+    matrix = sap_score_matrix(codes, factors, codes_test, factors_test, continuous_factors, c)
     top = np.sort(matrix, axis=0)[::-1]
     second = top[1] if top.shape[0] > 1 else np.zeros(top.shape[1])
-    return {"SAP_score": float(np.mean(top[0] - second))}
+    return with_warnings({"SAP_score": float(np.mean(top[0] - second))}, warnings)
 
 
+@on_varying_factors
 def sap(
     data: GroundTruthData,
     representation_fn: RepresentationFn,

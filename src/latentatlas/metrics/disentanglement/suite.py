@@ -9,7 +9,11 @@ from typing import Any
 import numpy as np
 
 from latentatlas.data.base import GroundTruthData
-from latentatlas.metrics.disentanglement._common import DEFAULT_REPR_BATCH_SIZE, RepresentationFn
+from latentatlas.metrics.disentanglement._common import (
+    DEFAULT_REPR_BATCH_SIZE,
+    RepresentationFn,
+    drop_single_valued_factors,
+)
 from latentatlas.metrics.disentanglement.information import (
     mig,
     modularity_explicitness,
@@ -71,40 +75,6 @@ HEADLINE: dict[str, str] = {
 }
 
 
-class _ActiveFactors(GroundTruthData):
-    """``data`` without its single-valued factors (they carry no information: every metric
-    would divide by their zero entropy or fit a one-class classifier)."""
-
-    def __init__(self, data: GroundTruthData, active: list[int]) -> None:
-        self.base, self.active = data, active
-        self.name = data.name
-        self.factor_names = [data.factor_names[i] for i in active]
-        self.factors_num_values = [data.factors_num_values[i] for i in active]
-        self.observation_shape = data.observation_shape
-
-    def sample_observations_from_factors(self, factors: np.ndarray,
-                                         rng: np.random.Generator) -> np.ndarray:
-        factors = self._check_factors(factors)
-        full = np.zeros((factors.shape[0], self.base.num_factors), np.int64)
-        full[:, self.active] = factors
-        return self.base.sample_observations_from_factors(full, rng)
-
-
-def drop_single_valued_factors(data: GroundTruthData) -> tuple[GroundTruthData, list[str]]:
-    """``data`` without factors that take one value, and the warnings naming them (the suite's
-    one rule for such factors: excluded from every metric, with a warning in the result)."""
-    sizes = list(data.factors_num_values)
-    active = [i for i, k in enumerate(sizes) if k > 1]
-    if len(active) == len(sizes):
-        return data, []
-    if not active:
-        raise LatentAtlasError(f"{data.name}: every factor takes a single value; nothing to "
-                               "measure")
-    names = [data.factor_names[i] for i, k in enumerate(sizes) if k <= 1]
-    return _ActiveFactors(data, active), [
-        f"factor {n!r} takes a single value: excluded from every metric" for n in names]
-
-
 def compute_suite(
     data: GroundTruthData,
     representation_fn: RepresentationFn,
@@ -126,7 +96,6 @@ def compute_suite(
     :data:`CARD_SIZES`; metrics it leaves out keep their defaults) replaces both. ``metrics``
     selects a subset. ``progress`` shows a bar; ``log`` gets one line per finished metric.
     """
-    from latentatlas.utils.errors import LatentAtlasError
 
     names = list(METRICS) if metrics is None else list(metrics)
     unknown = [m for m in names if m not in METRICS]
