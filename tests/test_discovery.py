@@ -377,6 +377,31 @@ def test_discover_job_writes_every_output_and_resumes(tmp_path):
     assert again["methods"]["sefa"]["fit_seconds"] == board["methods"]["sefa"]["fit_seconds"]
 
 
+def test_discover_ranks_a_directions_file_beside_fitted_methods(tmp_path):
+    from latentatlas.pipelines.discover import discover
+
+    g = LinearZ()
+    # Directions found elsewhere: the planted basis (as a long training run would find it) with
+    # its RCA in the metadata, and a random one.
+    planted = Directions(g.basis, "z", names=[f"d{i}" for i in range(4)], metadata={"rca": 0.97})
+    planted.save(tmp_path / "ld_toy.safetensors")
+    rnd = torch.nn.functional.normalize(torch.randn(4, g.z_dim,
+                                                    generator=torch.Generator().manual_seed(0)))
+    Directions(rnd.numpy(), "z").save(tmp_path / "random.safetensors")
+    board = discover(g, tmp_path / "out", methods=["sefa", f"file:{tmp_path}/ld_toy.safetensors",
+                                                   f"file:{tmp_path}/random.safetensors"],
+                     scorer=toy_scorer(), top_k=4, n=32, alpha=1.0, svm_n=0, progress=False)
+    got = board["methods"]["file:ld_toy"]
+    assert got["dedicated_factors"] == 4 and got["rca"] == pytest.approx(0.97)
+    assert got["params"]["file"].endswith("ld_toy.safetensors")
+    assert board["methods"]["file:random"]["mean_best_purity"] < got["mean_best_purity"]
+    assert (tmp_path / "out" / "figures" / "file_ld_toy__f0.png").is_file()
+    assert "| file:ld_toy | 4/4 |" in (tmp_path / "out" / "leaderboard.md").read_text()
+    with pytest.raises(ShapeError, match="no directions file"):
+        discover(g, tmp_path / "out2", methods=["file:/nonexistent.safetensors"],
+                 scorer=toy_scorer(), progress=False)
+
+
 def test_cli_discover_bad_method_is_one_clear_line(tmp_path):
     from click.testing import CliRunner
 

@@ -17,12 +17,18 @@ small scored bank and labelled identically, layer ranges included (``svm``). It 
 the data (Male and Bald, Young and Eyeglasses) the boundary moves them together, so unsupervised
 directions restricted to a layer range can be purer. A method that does not apply to the
 generator (e.g. StyleSpace on a Z-only GAN) is recorded with ``skipped`` and its reason.
+
+A method may also be ``file:PATH``: directions found elsewhere (a long latent-discovery run, a
+user's own method), a :class:`~latentatlas.directions.Directions` file labelled and ranked
+like the fitted ones; its ``rca`` is the file's metadata ``rca`` when it records one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +47,55 @@ from latentatlas.scoring.base import CallableScorer
 from latentatlas.utils.errors import LatentAtlasError, ShapeError
 
 DEFAULT_METHODS = ("sefa", "ganspace", "stylespace")
+#: Prefix of a method that is a directions file (module docstring).
+FILE_METHOD = "file:"
+
+
+def directions_file(name: str) -> Path | None:
+    """The path of a ``file:PATH`` method (checked to exist), None for a registered method."""
+    if not str(name).startswith(FILE_METHOD):
+        return None
+    path = Path(str(name)[len(FILE_METHOD):]).expanduser()
+    if not path.is_file():
+        raise ShapeError(f"method {name!r}: no directions file {path}; give file:PATH of a "
+                         "Directions .safetensors file")
+    return path
+
+
+def check_method(name: str) -> None:
+    """A registered method name or an existing ``file:PATH`` (a one-line error otherwise)."""
+    if directions_file(name) is None:
+        method_class(name)
+
+
+def method_label(name: str) -> str:
+    """The name a method has in the leaderboard: its registry name, ``file:<stem>`` for a file."""
+    path = directions_file(name)
+    return str(name) if path is None else f"{FILE_METHOD}{path.stem}"
+
+
+def method_stem(label: str) -> str:
+    """A file name for a method's outputs (``file:ld`` -> ``file_ld``)."""
+    from latentatlas.scoring.base import safe_name
+
+    return safe_name(str(label).replace(FILE_METHOD, "file_", 1))
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a directions file (its identity in caches)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+
+
+def _load_directions_file(name: str, generator: Any, top_k: int) -> tuple[Directions, dict]:
+    path = directions_file(name)
+    assert path is not None
+    dirs = Directions.load(path)
+    spaces = getattr(generator, "spaces", ("z",))
+    if dirs.space not in spaces:
+        raise ShapeError(f"{path}: directions in space {dirs.space!r}, the generator has "
+                         f"{list(spaces)}")
+    params = {"file": str(path), "sha256": file_digest(path)}
+    return (dirs[:top_k] if len(dirs) > top_k else dirs), params
 #: Smallest |standardised mean change| (sd) for a direction to count for its target factor.
 MIN_EFFECT = 0.2
 
@@ -224,7 +279,7 @@ def run_leaderboard(
     if not methods:
         raise ShapeError("give at least one method")
     for m in methods:
-        method_class(m)  # unknown names fail before any work
+        check_method(m)  # unknown names fail before any work
     scorer = fitted_scorer(scorer, generator, image_fit)
     groups = {str(f): list(c) for f, c in (groups or {c: [c] for c in scorer.names}).items()}
     t_all = time.perf_counter()
@@ -235,29 +290,34 @@ def run_leaderboard(
     directions: dict[str, Directions] = {}
     labels: dict[str, LabelResult] = {}
     images = 0
-    for name in methods:
-        params = {**default_params(name, generator, top_k, seed, truncation_psi),
-                  **dict((method_params or {}).get(name, {}))}
-        finder = make_method(name, **params)
+    for method in methods:
+        name = method_label(method)
         t0 = time.perf_counter()
-        try:
-            finder.fit(generator=generator, scorer=scorer, rng=seed)
-        except (ShapeError, LatentAtlasError, ValueError) as e:
-            if "has no" in str(e):  # the method does not apply to this generator
-                board[name] = {"skipped": str(e), "params": params}
-                continue
-            raise
+        if directions_file(method) is not None:
+            dirs, params = _load_directions_file(method, generator, top_k)
+            rca = (getattr(dirs, "metadata", None) or {}).get("rca")
+        else:
+            params = {**default_params(name, generator, top_k, seed, truncation_psi),
+                      **dict((method_params or {}).get(name, {}))}
+            finder = make_method(name, **params)
+            try:
+                finder.fit(generator=generator, scorer=scorer, rng=seed)
+            except (ShapeError, LatentAtlasError, ValueError) as e:
+                if "has no" in str(e):  # the method does not apply to this generator
+                    board[name] = {"skipped": str(e), "params": params}
+                    continue
+                raise
+            dirs, rca = finder.directions_, getattr(finder, "rca_", None)
+            if len(dirs) > top_k:
+                dirs = dirs[:top_k]
         fit_s = time.perf_counter() - t0
-        dirs = finder.directions_
-        if len(dirs) > top_k:
-            dirs = dirs[:top_k]
         res = label_directions(generator, dirs, scorer, groups=groups, codes=codes, alpha=alpha,
                                change=change, batch_size=batch_size, score_sd=score_sd,
                                progress=progress)
         images += res.images
         directions[name], labels[name] = dirs, res
         board[name] = {"fit_seconds": fit_s, "n_directions": len(dirs), "params": params,
-                       "rca": getattr(finder, "rca_", None), "space": dirs.space,
+                       "rca": rca, "space": dirs.space,
                        **summarise(res.to_json(), threshold, min_effect)}
     svm, svm_dirs = ({"per_factor": {}, "mean_purity": None}, None)
     if svm_n:
@@ -290,7 +350,8 @@ def leaderboard_table(board: Mapping[str, Any]) -> list[list[Any]]:
             rows.append([name, "n/a", "n/a", svm, None, None])
             continue
         rows.append([name, f"{m['dedicated_factors']}/{nf}", m["mean_best_purity"], svm,
-                     m.get("rca"), m["fit_seconds"]])
+                     m.get("rca"),
+                     None if "file" in m.get("params", {}) else m["fit_seconds"]])
     return rows
 
 

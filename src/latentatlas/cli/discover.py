@@ -11,7 +11,8 @@ from latentatlas.cli._app import FINITE_POSITIVE, UNIT, main
 @click.option("--model", "-m", "model_name", default="celeba64", show_default=True,
               help="Shipped generator name or a generator folder.")
 @click.option("--methods", default="sefa,ganspace,stylespace", show_default=True,
-              help="Comma-separated direction methods (see directions.registry).")
+              help="Comma-separated direction methods (see directions.registry), or "
+                   "file:PATH of a saved Directions file (e.g. a long latent-discovery run).")
 @click.option("--scorer", default="auto", show_default=True,
               help="Predictor name / folder or built-in scorer; auto: predictor_<model>.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/discover",

@@ -32,15 +32,19 @@ from latentatlas.analysis.leaderboard import (
     DEFAULT_METHODS,
     MIN_EFFECT,
     TABLE_HEADER,
+    check_method,
     column_sd,
+    directions_file,
+    file_digest,
     fitted_scorer,
     leaderboard_table,
+    method_label,
+    method_stem,
     run_leaderboard,
     summarise,
     svm_upper_bound,
 )
 from latentatlas.directions import Directions
-from latentatlas.directions.registry import method_class
 from latentatlas.editing import render_edit_grid
 from latentatlas.io import registry
 from latentatlas.models import Generator, load
@@ -138,7 +142,7 @@ def discover(
     if not methods:
         raise OptionError("methods must name at least one direction method")
     for m in methods:
-        method_class(m)
+        check_method(m)
     gen = model if isinstance(model, Generator) else load(model)
     if not isinstance(gen, Generator):
         raise ShapeError(f"{model}: is a {type(gen).__name__}, not a generator")
@@ -168,22 +172,25 @@ def discover(
     score_sd = column_sd(gen, sc, sd_n, seed, truncation_psi, batch_size) if sd_n else None
     _log(progress, f"{model_label}: {type(gen).__name__}, factors {list(groups)}")
     per_method: dict[str, Any] = {}
-    for m in methods:
-        fp = hash_json({**base_fp, "method": m, "v": 1})
-        path = out / "methods" / f"{m}.json"
+    for method in methods:
+        src, m = directions_file(method), method_label(method)
+        fp = hash_json({**base_fp, "method": m, "v": 1,
+                        **({"file": file_digest(src)} if src is not None else {})})
+        stem = method_stem(m)
+        path = out / "methods" / f"{stem}.json"
         cached = _read(path)
         if cached is not None and cached.get("fingerprint") == fp:
             _log(progress, f"{m}: cached")
             per_method[m] = cached["result"]
             continue
         _log(progress, f"{m}: fit + label top {top_k}")
-        res = run_leaderboard(gen, sc, [m], groups=groups, top_k=top_k, n=n, alpha=alpha,
+        res = run_leaderboard(gen, sc, [method], groups=groups, top_k=top_k, n=n, alpha=alpha,
                               threshold=threshold, min_effect=min_effect, svm_n=0, seed=seed,
                               truncation_psi=truncation_psi, batch_size=batch_size,
                               score_sd=score_sd, sd_n=0, progress=progress)
         entry = dict(res["leaderboard"]["methods"][m])
         if m in res["directions"]:
-            res["directions"][m].save(out / "directions" / f"{m}.safetensors")
+            res["directions"][m].save(out / "directions" / f"{stem}.safetensors")
             entry["labels_detail"] = res["labels"][m].to_json()
         per_method[m] = entry
         atomic_write_json(path, {"fingerprint": fp, "result": entry})
@@ -208,7 +215,7 @@ def discover(
     _write_table(out / "leaderboard.md", board)
     _write_html(out / "index.html", board)
     write_run_record(out, command="latentatlas discover", seed=seed,
-                     config={"model": model_label, "methods": list(methods),
+                     config={"model": model_label, "methods": [str(m) for m in methods],
                              "scorer": scorer_label, **settings, "svm_n": svm_n,
                              "sd_n": sd_n},
                      metrics={m: {k: e.get(k) for k in ("dedicated_factors", "mean_best_purity",
@@ -276,14 +283,14 @@ def _figures(out: Path, gen: Any, board: dict[str, Any], per_method: dict[str, A
     for m, entry in per_method.items():
         if "skipped" in entry:
             continue
-        dirs = Directions.load(out / "directions" / f"{m}.safetensors")
+        dirs = Directions.load(out / "directions" / f"{method_stem(m)}.safetensors")
         for f, best in entry["per_factor"].items():
             if best["direction"] is None:
                 continue
             walk = dirs[best["direction"]]
             step = alpha * code_sd(labelled, walk.vectors[0])
             alphas = np.linspace(-step, step, GRID_STEPS)
-            name = f"{m}__{_safe(f)}.png"
+            name = f"{method_stem(m)}__{_safe(f)}.png"
             with torch.no_grad():
                 render_edit_grid(gen, codes, space, figs / name, batch_size=batch_size,
                                  walk=walk, alphas=alphas, layers=best["layers"])
