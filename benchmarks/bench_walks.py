@@ -29,6 +29,21 @@ STEER = {
                                  batch_size=8, lr=0.01, measure="shapes3d:scale"),
     "celeba64_color_linear": dict(model="celeba64", transform="color", walk="linear",
                                   steps=800, batch_size=8, lr=0.01),
+    "dsprites_zoom_nonlinear": dict(model="dsprites", transform="zoom", walk="nonlinear",
+                                    steps=400, batch_size=16, lr=1e-3, n_steps=5),
+    "dsprites_rotate_nonlinear": dict(model="dsprites", transform="rotate", walk="nonlinear",
+                                      steps=400, batch_size=16, lr=1e-3, n_steps=5),
+    "shapes3d_zoom_nonlinear": dict(model="shapes3d", transform="zoom", walk="nonlinear",
+                                    steps=400, batch_size=8, lr=1e-3, n_steps=5,
+                                    measure="shapes3d:scale"),
+    "shapes3d_shift_x_linear": dict(model="shapes3d", transform="shift_x", walk="linear",
+                                    steps=400, batch_size=8, lr=0.01),
+    "shapes3d_shift_x_nonlinear": dict(model="shapes3d", transform="shift_x", walk="nonlinear",
+                                       steps=400, batch_size=8, lr=1e-3, n_steps=5),
+    "shapes3d_rotate_linear": dict(model="shapes3d", transform="rotate", walk="linear",
+                                   steps=400, batch_size=8, lr=0.01),
+    "shapes3d_rotate_nonlinear": dict(model="shapes3d", transform="rotate", walk="nonlinear",
+                                      steps=400, batch_size=8, lr=1e-3, n_steps=5),
 }
 GANALYZE = {
     "celeba64_ganalyze_smiling_logits": dict(model="celeba64", assessor="celeba:Smiling",
@@ -40,7 +55,9 @@ GANALYZE = {
 }
 ORDER = ["dsprites_shift_x_linear", "dsprites_zoom_linear", "celeba64_ganalyze_smiling",
          "celeba64_ganalyze_brightness", "dsprites_shift_x_nonlinear", "shapes3d_zoom_linear",
-         "celeba64_color_linear", "dsprites_rotate_linear"]
+         "celeba64_color_linear", "dsprites_rotate_linear", "dsprites_zoom_nonlinear",
+         "dsprites_rotate_nonlinear", "shapes3d_zoom_nonlinear", "shapes3d_shift_x_linear",
+         "shapes3d_shift_x_nonlinear", "shapes3d_rotate_linear", "shapes3d_rotate_nonlinear"]
 
 
 def summary(name: str, res: dict) -> dict:

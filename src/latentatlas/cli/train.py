@@ -80,13 +80,25 @@ def _train_group() -> click.Group:
 @click.option("--log-every", type=int, default=None)
 @click.option("--max-images", type=int, default=None, help="Use only the first N images.")
 @click.option("--data-root", default=None, help="Folder / file of the real data set.")
+@click.option("--orojar", "orojar_weight", type=FINITE_NONNEG, default=None,
+              help="OroJaR weight lambda (0: off): orthogonal Jacobian of --reg-layers.")
+@click.option("--hessian-penalty", "hessian_weight", type=FINITE_NONNEG, default=None,
+              help="Hessian-penalty weight lambda (0: off) on --reg-layers.")
+@click.option("--reg-layers", default=None,
+              help="Generator layers the penalties act on, comma-separated (e.g. "
+                   "conv0,conv1,conv2,conv3 for zgen; 'image': the output, the default).")
+@click.option("--reg-estimator", type=click.Choice(["fd", "jvp"]), default=None,
+              help="Finite differences (the references', default) or exact JVPs.")
+@click.option("--reg-warmup-kimg", type=FINITE_NONNEG, default=None,
+              help="Ramp the penalty weights linearly from 0 over this many kimg.")
 @click.option("--factor-range", "factor_range", multiple=True, metavar="NAME=LOW:HIGH",
               help="Procedural sets: draw factor NAME only from class indices LOW..HIGH-1 "
                    "(repeatable), e.g. posX=8:24 for dSprites' middle half.")
 @click.option("--threads", type=int, default=None, help="torch CPU threads per process.")
 @click.option("--device", default=None, help="cpu | cuda | cuda:0 (default: CUDA if present).")
 def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
-                factor_range, **cli) -> None:
+                factor_range, orojar_weight, hessian_weight, reg_layers, reg_estimator,
+                reg_warmup_kimg, **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
     \b
@@ -103,7 +115,10 @@ def gan_command(preset, out, resume, overwrite, threads, device, max_images, dat
     run_gan(out, preset=preset, overrides=cli, resume=resume, threads=threads, device=device,
             max_images=max_images, data_root=data_root, command=options_command_line(prefix),
             log=click.echo, overwrite=overwrite,
-            factor_ranges=parse_factor_ranges(factor_range) or None)
+            factor_ranges=parse_factor_ranges(factor_range) or None,
+            regularizers={"orojar": orojar_weight, "hessian": hessian_weight,
+                          "layers": reg_layers, "estimator": reg_estimator,
+                          "warmup_kimg": reg_warmup_kimg})
 
 
 

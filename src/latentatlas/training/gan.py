@@ -496,6 +496,9 @@ class GANTrainer:
                 if not torch.isfinite(value):
                     bad.append(f"generator regulariser {reg.name!r}")
                 sums[reg.name] = sums.get(reg.name, 0.0) + float(value.detach()) / cfg.accum_steps
+                for part, v in getattr(reg, "parts", {}).items():  # e.g. per-layer penalties
+                    key = f"{reg.name}/{part}"
+                    sums[key] = sums.get(key, 0.0) + float(v) / cfg.accum_steps
                 loss = loss + value * int(reg.interval)
             if do_pl:
                 loss = loss + self._path_length_term(z, c, gen, sums)

@@ -7,6 +7,7 @@ options (:func:`resolve_gan_settings`), loads the data, builds the seeded networ
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -93,12 +94,32 @@ def build_gan(arch: str, resolution: int, channels: int, generator: dict[str, An
     return G, D
 
 
+def _regularizer_hooks(spec: dict[str, Any] | None, G: Any, tcfg: dict[str, Any],
+                       seed: int) -> list:
+    """The OroJaR / Hessian-penalty hooks of ``spec`` (see :func:`run_gan`), layers checked on G."""
+    from latentatlas.training.regularizer_hooks import make_regularizers
+
+    spec = {k: v for k, v in (spec or {}).items() if v is not None}
+    if not spec.get("orojar") and not spec.get("hessian"):
+        return []
+    warmup = float(spec.get("warmup_kimg", 0.0))
+    batch = int(tcfg.get("batch", 32))
+    extra = {k: spec[k] for k in ("k", "epsilon", "estimator", "interval") if k in spec}
+    hooks = make_regularizers(spec.get("orojar", 0.0), spec.get("hessian", 0.0),
+                              spec.get("layers"), warmup_steps=math.ceil(warmup * 1000 / batch),
+                              seed=seed, **extra)
+    for h in hooks:
+        h.check(G)
+    return hooks
+
+
 def run_gan(out: str | os.PathLike, *, preset: str | None = None,
             overrides: dict[str, Any] | None = None, resume: bool = False,
             threads: int | None = None, device: str | None = None, max_images: int | None = None,
             data_root: str | None = None, command: str | None = None,
             log: Callable[[str], Any] = print, overwrite: bool = False,
-            factor_ranges: dict[str, tuple[int, int]] | None = None):
+            factor_ranges: dict[str, tuple[int, int]] | None = None,
+            regularizers: dict[str, Any] | None = None):
     """Train a GAN into ``out`` from ``preset`` and ``overrides`` (:func:`resolve_gan_settings`;
     ``auto``, the default for a user's ``--data`` folder / npz, derives the preset from the data).
 
@@ -107,8 +128,12 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     per process (default: torch's, or cpu_count / world for several CPU ranks). ``command`` is
     recorded in run.json. ``factor_ranges`` restricts a procedural set's factors (class-index
     ranges, e.g. ``{"posX": (8, 24)}``) and is recorded in run.json. Raises
-    :class:`OptionError` without data or length. An existing run in ``out`` is refused without
-    ``resume`` unless ``overwrite``. Returns the :class:`~latentatlas.training.gan.TrainResult`.
+    :class:`OptionError` without data or length. ``regularizers``: OroJaR / Hessian-penalty
+    hooks, ``{"orojar": lambda, "hessian": lambda, "layers": "conv0,conv1", "estimator": "fd",
+    "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1}`` (a lambda of 0 or None: off;
+    :mod:`latentatlas.training.regularizer_hooks`), recorded in run.json. An existing run in
+    ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
+    :class:`~latentatlas.training.gan.TrainResult`.
     """
     from latentatlas.training.data import resolve_training_data
     from latentatlas.training.gan import GANTrainConfig, GANTrainer
@@ -136,13 +161,16 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     tcfg["bf16"] = bf16
     G, D = build_gan(settings["arch"], settings["resolution"], source.channels,
                      settings["generator"], settings["discriminator"], bf16, seed)
+    hooks = _regularizer_hooks(regularizers, G, tcfg, seed)
     if settings["arch"] == "stylegan2":
         # StyleGAN2 computes in bf16 itself (fast path); no extra autocast around it.
         tcfg["bf16"] = False
         tcfg["channels_last"] = False
     config = GANTrainConfig.from_dict(tcfg)
-    trainer = GANTrainer(G, D, source, config, out, device=dev, command=command,
-                         extra_config={"preset": preset, "preset_settings": resolved
+    trainer = GANTrainer(G, D, source, config, out, regularizers=hooks, device=dev,
+                         command=command,
+                         extra_config={"regularizers": [h.config() for h in hooks],
+                                       "preset": preset, "preset_settings": resolved
                                        if isinstance(resolved, dict) else None,
                                        "arch": settings["arch"],
                                        "data_spec": settings["data"], "bf16": bf16,
