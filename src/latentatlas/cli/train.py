@@ -91,6 +91,10 @@ def _train_group() -> click.Group:
               help="Finite differences (the references', default) or exact JVPs.")
 @click.option("--reg-warmup-kimg", type=FINITE_NONNEG, default=None,
               help="Ramp the penalty weights linearly from 0 over this many kimg.")
+@click.option("--reg-interval", type=click.IntRange(min=1), default=None,
+              help="Compute the penalties every N generator steps (lazy; default 1).")
+@click.option("--reg-batch-shrink", type=click.IntRange(min=1), default=None,
+              help="Compute the penalties on 1/N of the batch (default 1).")
 @click.option("--factor-range", "factor_range", multiple=True, metavar="NAME=LOW:HIGH",
               help="Procedural sets: draw factor NAME only from class indices LOW..HIGH-1 "
                    "(repeatable), e.g. posX=8:24 for dSprites' middle half.")
@@ -98,7 +102,7 @@ def _train_group() -> click.Group:
 @click.option("--device", default=None, help="cpu | cuda | cuda:0 (default: CUDA if present).")
 def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
                 factor_range, orojar_weight, hessian_weight, reg_layers, reg_estimator,
-                reg_warmup_kimg, **cli) -> None:
+                reg_warmup_kimg, reg_interval, reg_batch_shrink, **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
     \b
@@ -118,7 +122,8 @@ def gan_command(preset, out, resume, overwrite, threads, device, max_images, dat
             factor_ranges=parse_factor_ranges(factor_range) or None,
             regularizers={"orojar": orojar_weight, "hessian": hessian_weight,
                           "layers": reg_layers, "estimator": reg_estimator,
-                          "warmup_kimg": reg_warmup_kimg})
+                          "warmup_kimg": reg_warmup_kimg, "interval": reg_interval,
+                          "batch_shrink": reg_batch_shrink})
 
 
 

@@ -104,7 +104,8 @@ def _regularizer_hooks(spec: dict[str, Any] | None, G: Any, tcfg: dict[str, Any]
         return []
     warmup = float(spec.get("warmup_kimg", 0.0))
     batch = int(tcfg.get("batch", 32))
-    extra = {k: spec[k] for k in ("k", "epsilon", "estimator", "interval") if k in spec}
+    extra = {k: spec[k] for k in ("k", "epsilon", "estimator", "interval", "batch_shrink")
+             if k in spec}
     hooks = make_regularizers(spec.get("orojar", 0.0), spec.get("hessian", 0.0),
                               spec.get("layers"), warmup_steps=math.ceil(warmup * 1000 / batch),
                               seed=seed, **extra)
@@ -130,7 +131,7 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     ranges, e.g. ``{"posX": (8, 24)}``) and is recorded in run.json. Raises
     :class:`OptionError` without data or length. ``regularizers``: OroJaR / Hessian-penalty
     hooks, ``{"orojar": lambda, "hessian": lambda, "layers": "conv0,conv1", "estimator": "fd",
-    "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1}`` (a lambda of 0 or None: off;
+    "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1, "batch_shrink": 1}`` (a lambda of 0 or None: off;
     :mod:`latentatlas.training.regularizer_hooks`), recorded in run.json. An existing run in
     ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
     :class:`~latentatlas.training.gan.TrainResult`.

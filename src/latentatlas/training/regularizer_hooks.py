@@ -44,13 +44,15 @@ class JacobianRegularizer:
         k: Rademacher vectors per sample (>= 2). epsilon: finite-difference step.
         estimator: "fd" or "jvp". interval: every this many G steps (the trainer multiplies the
             term by it: lazy regularisation). warmup_steps: linear ramp of the weight from 0.
+        batch_shrink: the penalty is computed on the first 1/batch_shrink of the batch (as
+            StyleGAN2's path-length term), which divides its cost.
         seed: with the step, seeds the Rademacher vectors.
     """
 
     def __init__(self, kind: str = "orojar", weight: float = 1.0,
                  layers: Sequence[str] | str | None = None, *, k: int = 2, epsilon: float = 0.1,
                  estimator: str = "fd", interval: int = 1, warmup_steps: int = 0,
-                 seed: int = 0) -> None:
+                 batch_shrink: int = 1, seed: int = 0) -> None:
         if kind not in KINDS:
             raise OptionError(f"regulariser kind must be one of {sorted(KINDS)}, got {kind!r}")
         if estimator not in ESTIMATORS:
@@ -60,6 +62,8 @@ class JacobianRegularizer:
         check_number("epsilon", epsilon, 0.0, low_open=True)
         check_number("interval", interval, 1, integer=True)
         check_number("warmup_steps", warmup_steps, 0, integer=True)
+        check_number("batch_shrink", batch_shrink, 1, integer=True)
+        self.batch_shrink = int(batch_shrink)
         self.kind, self.weight, self.k, self.epsilon = kind, float(weight), int(k), float(epsilon)
         self.estimator, self.interval = estimator, int(interval)
         self.warmup_steps, self.seed = int(warmup_steps), int(seed)
@@ -75,7 +79,8 @@ class JacobianRegularizer:
         """The hook's settings (recorded in the run's config)."""
         return {"kind": self.kind, "weight": self.weight, "layers": self.layers, "k": self.k,
                 "epsilon": self.epsilon, "estimator": self.estimator,
-                "interval": self.interval, "warmup_steps": self.warmup_steps}
+                "interval": self.interval, "warmup_steps": self.warmup_steps,
+                "batch_shrink": self.batch_shrink}
 
     def check(self, G: Any) -> None:
         """Refuse, before training, layers the generator does not have."""
@@ -90,6 +95,7 @@ class JacobianRegularizer:
     def __call__(self, G: Any, z: torch.Tensor, ws: torch.Tensor | None, images: torch.Tensor,
                  step: int) -> torch.Tensor:
         fn = layer_outputs(G, self.layers)
+        z = z[:max(1, z.shape[0] // self.batch_shrink)]
         # Seeded by (seed, step, kind) with plain arithmetic: Python's hash() of a str differs
         # between processes, which would break exact resume.
         kind_id = sorted(KINDS).index(self.kind)
