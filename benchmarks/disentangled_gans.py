@@ -11,7 +11,7 @@ its own network's activation scale and do not carry over).
     python benchmarks/disentangled_gans.py train baseline   # resumable: rerun to continue
     python benchmarks/disentangled_gans.py train orojar
     python benchmarks/disentangled_gans.py train hessian
-    python benchmarks/disentangled_gans.py measure          # -> benchmarks/results/disentangled_gans.json
+    python benchmarks/disentangled_gans.py measure   # -> benchmarks/results/disentangled_gans.json
 """
 
 from __future__ import annotations
@@ -61,30 +61,51 @@ def main(argv: list[str]) -> None:
             train(name)
         return
     if argv[:1] == ["measure"]:
-        measure()
+        measure(argv[1:] or None)
         return
     raise SystemExit(__doc__)
 
 
-def measure() -> None:
-    """VP (3 seeds), PPL and the Frechet distance of every finished variant (and SeFa on the
-    baseline for VP)."""
-    from latentatlas.metrics.gan import perceptual_path_length, variation_predictability
+def measure(names: list[str] | None = None) -> None:
+    """Per finished variant: VP (3 runs of the metric), PPL in Z (predictor_dsprites
+    embedding), MIG / DCI / FactorVAE through a z encoder on real dSprites, and the Frechet
+    distance to real dSprites in predictor_dsprites' embedding beside the real-vs-real floor;
+    plus VP along SeFa's directions of the baseline. Results are merged into RESULT."""
+    from latentatlas.analysis.quality import evaluate_quality
+    from latentatlas.directions import SeFa
+    from latentatlas.metrics.gan import variation_predictability
     from latentatlas.models.zoo import load
+    from latentatlas.pipelines.gan_metrics import gan_metrics
     from latentatlas.utils.atomic import atomic_write_json
 
-    rows = {}
-    for name in VARIANTS:
+    done = json.loads(RESULT.read_text())["runs"] if RESULT.is_file() else {}
+    for name in names or list(VARIANTS):
         if not finished(name):
-            print(f"{name}: not trained to {KIMG} kimg yet, skipped")
+            print(f"{name}: not trained to {KIMG} kimg yet, skipped", flush=True)
             continue
-        G = load(RUNS / name / "model").eval()
-        vps = [variation_predictability(G, seed=s)["accuracy"] for s in range(3)]
-        ppl = perceptual_path_length(G, space="z", n=2000, seed=0)
-        rows[name] = {"vp_mean": float(np.mean(vps)), "vp_sd": float(np.std(vps, ddof=1)),
-                      "vp_runs": vps, "ppl_z": ppl}
-        print(name, rows[name], flush=True)
-    atomic_write_json(RESULT, {"kimg": KIMG, "variants": VARIANTS, "runs": rows})
+        model = RUNS / name / "model"
+        res = gan_metrics(model, embedder="predictor_dsprites", data="dsprites",
+                          suite_sizes=SUITE_SIZES, seed=0, progress=False)
+        q = evaluate_quality(model, "dsprites", "predictor_dsprites", n_real=4000, seed=0)
+        row = {"vp": res["vp"], "ppl_z": res["ppl"], "suite": res["suite"],
+               "frechet": q.get("frechet"), "frechet_floor": q.get("frechet_floor"),
+               "seconds_training": json.loads((RUNS / name / "run.json").read_text())
+               ["metrics"].get("train_seconds_total")}
+        if name == "baseline":
+            G = load(model).eval()
+            sefa = SeFa(n_components=int(G.z_dim)).fit(generator=G).directions_
+            runs = [variation_predictability(G, directions=sefa.vectors, seed=s)["accuracy"]
+                    for s in range(3)]
+            row["vp_sefa"] = {"mean": float(np.mean(runs)), "sd": float(np.std(runs, ddof=1)),
+                              "runs": runs}
+        done[name] = row
+        print(name, {k: row[k] for k in ("vp", "frechet")}, flush=True)
+        atomic_write_json(RESULT, {"kimg": KIMG, "variants": VARIANTS, "runs": done})
+
+
+SUITE_SIZES = {"mig": {"num_train": 5000}, "dci": {"num_train": 2000, "num_test": 1000},
+               "factor_vae": {"num_train": 2000, "num_eval": 1000,
+                              "num_variance_estimate": 5000}}
 
 
 if __name__ == "__main__":

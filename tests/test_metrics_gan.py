@@ -96,3 +96,17 @@ def test_bad_inputs():
         perceptual_path_length(Blocks(), sampling="middle")
     with pytest.raises(Exception, match="train_fraction"):
         variation_predictability(Blocks(), train_fraction=0.0)
+
+
+def test_vp_along_directions_equals_vp_along_axes_for_the_identity_and_sees_a_rotation():
+    ident = variation_predictability(Blocks(), seed=0, directions=np.eye(4), **VP_FAST)
+    axes = variation_predictability(Blocks(), seed=0, **VP_FAST)
+    assert ident == axes  # same draws, same pairs, same classifier
+    # Along a 45-degree rotation of dims (0, 1), two quadrants change together: still
+    # predictable from the image (the rotation is known), but no longer one block per class.
+    c = 1 / np.sqrt(2)
+    rot = np.array([[c, c, 0, 0], [c, -c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    res = variation_predictability(Blocks(), seed=0, directions=rot, **VP_FAST)
+    assert res["chance"] == 0.25 and res["accuracy"] > 0.5
+    with pytest.raises(ShapeError, match="orthonormal"):
+        variation_predictability(Blocks(), directions=np.ones((2, 4)), **VP_FAST)

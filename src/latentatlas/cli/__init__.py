@@ -12,6 +12,7 @@ from latentatlas.cli import data  # noqa: E402,F401  isort: skip
 from latentatlas.cli import discover  # noqa: E402,F401  isort: skip
 from latentatlas.cli import explore  # noqa: E402,F401  isort: skip
 from latentatlas.cli import ganalyze  # noqa: E402,F401  isort: skip
+from latentatlas.cli import gan_metrics  # noqa: E402,F401  isort: skip
 from latentatlas.cli import generate  # noqa: E402,F401  isort: skip
 from latentatlas.cli import invert  # noqa: E402,F401  isort: skip
 from latentatlas.cli import metrics  # noqa: E402,F401  isort: skip

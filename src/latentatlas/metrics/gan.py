@@ -3,12 +3,12 @@
 
 - :func:`variation_predictability` (Zhu et al. 2020, the measure of the OroJaR comparison): pairs
   of codes (z, z') that differ in one latent dimension i only (z'_i drawn afresh from N(0, 1)); a
-  small CNN sees G(z) and the difference G(z') - G(z) stacked on the channel axis and predicts i. The score is its
-  accuracy on pairs it never saw. The reference protocol's sizes are the defaults: 10,000 pairs
-  of which 1 % train (``train_fraction=0.01``; the OroJaR dSprites setting), Adam lr 5e-4,
-  batch 32, 300 epochs. Unlike the reference, which picks the best epoch on the test pairs, the
-  epoch is chosen on a held-out validation part of the training pairs (``val_fraction``), and the
-  test pairs are scored once. Chance is 1 / z_dim.
+  small CNN sees G(z) and the difference G(z') - G(z) stacked on the channel axis and predicts i.
+  The score is its accuracy on pairs it never saw. The reference protocol's sizes are the
+  defaults: 10,000 pairs of which 1 % train (``train_fraction=0.01``; the OroJaR dSprites
+  setting), Adam lr 5e-4, batch 32, 300 epochs. Unlike the reference, which picks the best epoch
+  on the test pairs, the epoch is chosen on a held-out validation part of the training pairs
+  (``val_fraction``), and the test pairs are scored once. Chance is 1 / z_dim.
 - :func:`perceptual_path_length` (Karras et al. 2019): E[d(G(x_t), G(x_{t+eps})) / eps^2] with
   x_t = slerp(z0, z1, t) in Z or lerp(w0, w1, t) in W, t ~ U(0, 1) (``sampling="full"``) or
   t = 0 (``"end"``), eps = 1e-4; d is the squared L2 distance of the images' embeddings
@@ -51,14 +51,19 @@ class _PairClassifier(nn.Module):
 
 @torch.no_grad()
 def variation_pairs(generator: Any, n: int, rng: np.random.Generator,
-                    batch_size: int = 256) -> tuple[torch.Tensor, np.ndarray]:
+                    batch_size: int = 256, directions: Any = None
+                    ) -> tuple[torch.Tensor, np.ndarray]:
     """``n`` image pairs [n, 2C, H, W] (G(z), G(z') - G(z)) whose codes differ in one dimension,
-    and that dimension."""
+    and that dimension. ``directions`` [K, z_dim] (orthonormal rows, e.g. SeFa's): the codes
+    differ in their coordinate along one direction instead of one axis."""
     z_dim = int(generator.z_dim)
+    basis = np.eye(z_dim) if directions is None else _orthonormal_rows(directions, z_dim)
     z = rng.standard_normal((n, z_dim)).astype(np.float32)
-    dims = rng.integers(0, z_dim, size=n)
-    z2 = z.copy()
-    z2[np.arange(n), dims] = rng.standard_normal(n).astype(np.float32)
+    dims = rng.integers(0, basis.shape[0], size=n)
+    new = rng.standard_normal(n)
+    along = basis[dims]  # [n, z_dim]
+    coord = (z.astype(np.float64) * along).sum(axis=1)
+    z2 = (z + (new - coord)[:, None] * along).astype(np.float32)
     a = generator.synthesize_batched(torch.from_numpy(z), "z", batch_size=batch_size)
     b = generator.synthesize_batched(torch.from_numpy(z2), "z", batch_size=batch_size)
     # The classifier sees the first image and the change: which pixels moved is what tells the
@@ -69,10 +74,11 @@ def variation_pairs(generator: Any, n: int, rng: np.random.Generator,
 def variation_predictability(
     generator: Any, *, n_pairs: int = 10_000, train_fraction: float = 0.01,
     val_fraction: float = 0.2, epochs: int = 300, batch_size: int = 32, lr: float = 5e-4,
-    seed: int = 0, progress: bool = False,
+    directions: Any = None, seed: int = 0, progress: bool = False,
 ) -> dict[str, Any]:
-    """VP of a Z-space ``generator`` (module docstring). Returns ``{"accuracy", "chance",
-    "best_epoch", "val_accuracy", "n_train", "n_val", "n_test"}``."""
+    """VP of a Z-space ``generator`` (module docstring), along its axes or along ``directions``
+    ([K, z_dim] orthonormal rows, e.g. SeFa's on the same generator). Returns ``{"accuracy",
+    "chance", "best_epoch", "val_accuracy", "n_train", "n_val", "n_test"}``."""
     check_number("n_pairs", n_pairs, 10, integer=True)
     check_number("train_fraction", train_fraction, 0.0, 1.0, low_open=True)
     check_number("val_fraction", val_fraction, 0.0, 1.0)
@@ -80,7 +86,9 @@ def variation_predictability(
     if "z" not in getattr(generator, "spaces", ("z",)):
         raise ShapeError("variation predictability needs a generator with a Z space")
     rng = check_rng(seed)
-    pairs, dims = variation_pairs(generator, int(n_pairs), rng)
+    pairs, dims = variation_pairs(generator, int(n_pairs), rng, directions=directions)
+    classes = int(generator.z_dim) if directions is None else len(
+        _orthonormal_rows(directions, int(generator.z_dim)))
     n_fit = max(2, int(round(n_pairs * train_fraction)))
     n_val = int(round(n_fit * val_fraction))
     if n_fit >= n_pairs:
@@ -89,7 +97,7 @@ def variation_predictability(
     val, train, test = order[:n_val], order[n_val:n_fit], order[n_fit:]
     y = torch.from_numpy(dims).long()
     torch.manual_seed(int(rng.integers(2**31)))
-    net = _PairClassifier(pairs.shape[1] // 2, int(generator.z_dim), pairs.shape[-1])
+    net = _PairClassifier(pairs.shape[1] // 2, classes, pairs.shape[-1])
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best = {"val": -1.0, "epoch": -1, "state": None}
     epochs_iter: Any = range(int(epochs))
@@ -113,10 +121,21 @@ def variation_predictability(
                         "state": {k: v.clone() for k, v in net.state_dict().items()}}
     if best["state"] is not None:
         net.load_state_dict(best["state"])
-    return {"accuracy": _accuracy(net, pairs, y, test), "chance": 1.0 / int(generator.z_dim),
+    return {"accuracy": _accuracy(net, pairs, y, test), "chance": 1.0 / classes,
             "best_epoch": best["epoch"] if len(val) else int(epochs) - 1,
             "val_accuracy": best["val"] if len(val) else None,
             "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(test))}
+
+
+def _orthonormal_rows(directions: Any, z_dim: int) -> np.ndarray:
+    vec = np.asarray(getattr(directions, "vectors", directions), dtype=np.float64)
+    vec = vec.reshape(vec.shape[0], -1)
+    if vec.shape[1] != z_dim:
+        raise ShapeError(f"directions must have {z_dim} columns (z), got {vec.shape}")
+    gram = vec @ vec.T
+    if not np.allclose(gram, np.eye(len(vec)), atol=1e-4):
+        raise ShapeError("directions must be orthonormal rows (a coordinate along each)")
+    return vec
 
 
 @torch.no_grad()

@@ -131,9 +131,9 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     ranges, e.g. ``{"posX": (8, 24)}``) and is recorded in run.json. Raises
     :class:`OptionError` without data or length. ``regularizers``: OroJaR / Hessian-penalty
     hooks, ``{"orojar": lambda, "hessian": lambda, "layers": "conv0,conv1", "estimator": "fd",
-    "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1, "batch_shrink": 1}`` (a lambda of 0 or None: off;
-    :mod:`latentatlas.training.regularizer_hooks`), recorded in run.json. An existing run in
-    ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
+    "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1, "batch_shrink": 1}`` (a lambda of
+    0 or None: off; :mod:`latentatlas.training.regularizer_hooks`), recorded in run.json. An
+    existing run in ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
     :class:`~latentatlas.training.gan.TrainResult`.
     """
     from latentatlas.training.data import resolve_training_data
