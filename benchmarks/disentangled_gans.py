@@ -1,4 +1,5 @@
-"""Disentangled GAN training on dSprites (issue 21): baseline vs Hessian Penalty vs OroJaR.
+"""Disentangled GAN training on dSprites (issue 21): baseline, Hessian Penalty, OroJaR, InfoGAN
+(all 6 dimensions continuous codes, weight 1) and GAN-VP (weight 0.1, the reference's).
 
 Every variant is the zoo's dSprites recipe (``--preset dsprites``: the Z-space GAN, our
 non-saturating loss with R1, not the reference's WGAN-GP) with nz = 6 (the reference set-up's
@@ -11,6 +12,8 @@ its own network's activation scale and do not carry over).
     python benchmarks/disentangled_gans.py train baseline   # resumable: rerun to continue
     python benchmarks/disentangled_gans.py train orojar
     python benchmarks/disentangled_gans.py train hessian
+    python benchmarks/disentangled_gans.py train infogan
+    python benchmarks/disentangled_gans.py train gan_vp
     python benchmarks/disentangled_gans.py measure   # -> benchmarks/results/disentangled_gans.json
 """
 
@@ -33,6 +36,8 @@ VARIANTS: dict[str, dict] = {
     "baseline": {},
     "orojar": {"orojar": 1e-6, **LAZY},
     "hessian": {"hessian": 1e-2, **LAZY},
+    "infogan": {"infogan": 1.0},
+    "gan_vp": {"vp": 0.1},
 }
 
 

@@ -91,6 +91,14 @@ def _train_group() -> click.Group:
               help="Finite differences (the references', default) or exact JVPs.")
 @click.option("--reg-warmup-kimg", type=FINITE_NONNEG, default=None,
               help="Ramp the penalty weights linearly from 0 over this many kimg.")
+@click.option("--infogan", "infogan_weight", type=FINITE_NONNEG, default=None,
+              help="InfoGAN weight (0: off): a Q network regresses the first --infogan-codes "
+                   "z dimensions from G(z).")
+@click.option("--infogan-codes", type=click.IntRange(min=1), default=None,
+              help="How many leading z dimensions are InfoGAN codes (default: all).")
+@click.option("--vp-loss", "vp_weight", type=FINITE_NONNEG, default=None,
+              help="GAN-VP weight (0: off; the reference's 0.1): a predictor of which z "
+                   "dimension changed between two images, trained with G.")
 @click.option("--reg-interval", type=click.IntRange(min=1), default=None,
               help="Compute the penalties every N generator steps (lazy; default 1).")
 @click.option("--reg-batch-shrink", type=click.IntRange(min=1), default=None,
@@ -102,7 +110,8 @@ def _train_group() -> click.Group:
 @click.option("--device", default=None, help="cpu | cuda | cuda:0 (default: CUDA if present).")
 def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
                 factor_range, orojar_weight, hessian_weight, reg_layers, reg_estimator,
-                reg_warmup_kimg, reg_interval, reg_batch_shrink, **cli) -> None:
+                reg_warmup_kimg, reg_interval, reg_batch_shrink, infogan_weight, infogan_codes,
+                vp_weight, **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
     \b
@@ -123,7 +132,8 @@ def gan_command(preset, out, resume, overwrite, threads, device, max_images, dat
             regularizers={"orojar": orojar_weight, "hessian": hessian_weight,
                           "layers": reg_layers, "estimator": reg_estimator,
                           "warmup_kimg": reg_warmup_kimg, "interval": reg_interval,
-                          "batch_shrink": reg_batch_shrink})
+                          "batch_shrink": reg_batch_shrink, "infogan": infogan_weight,
+                          "infogan_codes": infogan_codes, "vp": vp_weight})
 
 
 

@@ -514,6 +514,9 @@ class GANTrainer:
         self.D.requires_grad_(True)
         self._sync_and_check(self.G, bad, step)
         self.opt_G.step()
+        for reg in regs_due:  # hooks with networks of their own (InfoGAN's Q, GAN-VP's P)
+            if hasattr(reg, "optimizer_step"):
+                reg.optimizer_step()
         if w_sum is not None:
             self._update_w_avg(w_sum / cfg.accum_steps)
         self._update_ema(step)
@@ -591,6 +594,8 @@ class GANTrainer:
             "sampler": {"seed": self.config.seed, "step": self.step, "batch": self.config.batch},
             "data": self._data_identity(),
             "regularizers": [r.name for r in self.regularizers],
+            "regularizer_states": {r.name: r.state_dict() for r in self.regularizers
+                                   if hasattr(r, "state_dict")},
             "train_seconds": self.train_seconds,
         }
 
@@ -631,6 +636,13 @@ class GANTrainer:
                 group.update(lr=lr, betas=tuple(self.config.betas), eps=self.config.adam_eps)
         self.augmenter.load_state_dict(state["augment"])
         self.pl_mean = state["pl_mean"].to(self.device).float()
+        saved_regs = state.get("regularizer_states", {})
+        for reg in self.regularizers:
+            if hasattr(reg, "load_state_dict"):
+                if reg.name not in saved_regs:
+                    raise CheckpointError(f"{where}: holds no state of the {reg.name!r} "
+                                          "network; resume with the run's own options")
+                reg.load_state_dict(saved_regs[reg.name])
         rng = state.get("rng", {})
         if "python" in rng:
             version, internal, gauss = rng["python"]

@@ -97,11 +97,19 @@ def build_gan(arch: str, resolution: int, channels: int, generator: dict[str, An
 def _regularizer_hooks(spec: dict[str, Any] | None, G: Any, tcfg: dict[str, Any],
                        seed: int) -> list:
     """The OroJaR / Hessian-penalty hooks of ``spec`` (see :func:`run_gan`), layers checked on G."""
+    from latentatlas.training.aux_hooks import InfoGANHook, VariationPredictabilityHook
     from latentatlas.training.regularizer_hooks import make_regularizers
 
     spec = {k: v for k, v in (spec or {}).items() if v is not None}
+    shape = (int(G.z_dim), int(G.img_channels), int(G.img_resolution))
+    aux: list = []
+    if spec.get("infogan"):
+        aux.append(InfoGANHook(*shape, n_codes=spec.get("infogan_codes"),
+                               weight=spec["infogan"], seed=seed))
+    if spec.get("vp"):
+        aux.append(VariationPredictabilityHook(*shape, weight=spec["vp"], seed=seed))
     if not spec.get("orojar") and not spec.get("hessian"):
-        return []
+        return aux
     warmup = float(spec.get("warmup_kimg", 0.0))
     batch = int(tcfg.get("batch", 32))
     extra = {k: spec[k] for k in ("k", "epsilon", "estimator", "interval", "batch_shrink")
@@ -111,7 +119,7 @@ def _regularizer_hooks(spec: dict[str, Any] | None, G: Any, tcfg: dict[str, Any]
                               seed=seed, **extra)
     for h in hooks:
         h.check(G)
-    return hooks
+    return hooks + aux
 
 
 def run_gan(out: str | os.PathLike, *, preset: str | None = None,
@@ -132,7 +140,9 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     :class:`OptionError` without data or length. ``regularizers``: OroJaR / Hessian-penalty
     hooks, ``{"orojar": lambda, "hessian": lambda, "layers": "conv0,conv1", "estimator": "fd",
     "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1, "batch_shrink": 1}`` (a lambda of
-    0 or None: off; :mod:`latentatlas.training.regularizer_hooks`), recorded in run.json. An
+    0 or None: off; :mod:`latentatlas.training.regularizer_hooks`), plus ``"infogan": weight,
+    "infogan_codes": n`` and ``"vp": weight`` (:mod:`latentatlas.training.aux_hooks`); recorded
+    in run.json. An
     existing run in ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
     :class:`~latentatlas.training.gan.TrainResult`.
     """
