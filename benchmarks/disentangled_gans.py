@@ -14,7 +14,8 @@ its own network's activation scale and do not carry over).
     python benchmarks/disentangled_gans.py train hessian
     python benchmarks/disentangled_gans.py train infogan
     python benchmarks/disentangled_gans.py train gan_vp
-    python benchmarks/disentangled_gans.py measure   # -> benchmarks/results/disentangled_gans.json
+    python benchmarks/disentangled_gans.py measure [name ...]  # per-model JSON in results/
+    python benchmarks/disentangled_gans.py table     # -> benchmarks/results/disentangled_gans.json
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "disentangled"
 RESULT = ROOT / "benchmarks" / "results" / "disentangled_gans.json"
+PART = ROOT / "benchmarks" / "results" / "disentangled_gans_part.json"  # its siblings per model
 KIMG = 150
 LAYERS = "conv0,conv1,conv2,conv3"
 LAZY = {"layers": LAYERS, "interval": 4, "batch_shrink": 2}
@@ -68,6 +70,9 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["measure"]:
         measure(argv[1:] or None)
         return
+    if argv[:1] == ["table"]:
+        table()
+        return
     raise SystemExit(__doc__)
 
 
@@ -83,7 +88,6 @@ def measure(names: list[str] | None = None) -> None:
     from latentatlas.pipelines.gan_metrics import gan_metrics
     from latentatlas.utils.atomic import atomic_write_json
 
-    done = json.loads(RESULT.read_text())["runs"] if RESULT.is_file() else {}
     for name in names or list(VARIANTS):
         if not finished(name):
             print(f"{name}: not trained to {KIMG} kimg yet, skipped", flush=True)
@@ -103,9 +107,29 @@ def measure(names: list[str] | None = None) -> None:
                     for s in range(3)]
             row["vp_sefa"] = {"mean": float(np.mean(runs)), "sd": float(np.std(runs, ddof=1)),
                               "runs": runs}
-        done[name] = row
         print(name, {k: row[k] for k in ("vp", "frechet")}, flush=True)
-        atomic_write_json(RESULT, {"kimg": KIMG, "variants": VARIANTS, "runs": done})
+        atomic_write_json(PART.with_name(f"disentangled_gans_{name}.json"), row)
+
+
+def table() -> None:
+    """Merge the per-variant results into RESULT and print the markdown table."""
+    from latentatlas.utils.atomic import atomic_write_json
+
+    rows = {n: json.loads(PART.with_name(f"disentangled_gans_{n}.json").read_text())
+            for n in VARIANTS if PART.with_name(f"disentangled_gans_{n}.json").is_file()}
+    atomic_write_json(RESULT, {"kimg": KIMG, "variants": VARIANTS, "runs": rows})
+    print("| model | VP (mean +- sd, 3 runs) | MIG | DCI disent. | FactorVAE | z-encoder R^2 "
+          "| Frechet (floor) | PPL z |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, r in rows.items():
+        s = r["suite"]
+        print(f"| {n} | {r['vp']['mean']:.3f} +- {r['vp']['sd']:.3f} | "
+              f"{s['mig']['discrete_mig']:.3f} | {s['dci']['disentanglement']:.3f} | "
+              f"{s['factor_vae']['eval_accuracy']:.3f} | {s['encoder_r2']:.3f} | "
+              f"{r['frechet']:.1f} ({r['frechet_floor']:.2f}) | {r['ppl_z']['ppl']:.4g} |")
+        if "vp_sefa" in r:
+            v = r["vp_sefa"]
+            print(f"| {n} + SeFa directions | {v['mean']:.3f} +- {v['sd']:.3f} | | | | | | |")
 
 
 SUITE_SIZES = {"mig": {"num_train": 5000}, "dci": {"num_train": 2000, "num_test": 1000},

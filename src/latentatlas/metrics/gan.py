@@ -2,9 +2,10 @@
 (PPL).
 
 - :func:`variation_predictability` (Zhu et al. 2020, the measure of the OroJaR comparison): pairs
-  of codes (z, z') that differ in one latent dimension i only (z'_i drawn afresh from N(0, 1)); a
-  small CNN sees G(z) and the difference G(z') - G(z) stacked on the channel axis and predicts i.
-  The score is its accuracy on pairs it never saw. The reference protocol's sizes are the
+  of codes (z, z') that differ in one latent dimension i only (the reference's pairs: z ~
+  U[-2, 2]^nz, z'_i drawn afresh from U[-2, 2]); a small CNN sees the difference G(z') - G(z)
+  (the reference's dSprites ``input_mode diff``; ``"pair"`` adds G(z)) and predicts i. The score
+  is its accuracy on pairs it never saw. The reference protocol's sizes are the
   defaults: 10,000 pairs of which 1 % train (``train_fraction=0.01``; the OroJaR dSprites
   setting), Adam lr 5e-4, batch 32, 300 epochs. Unlike the reference, which picks the best epoch
   on the test pairs, the epoch is chosen on a held-out validation part of the training pairs
@@ -33,12 +34,12 @@ from latentatlas.utils.rng import check_rng
 
 # --------------------------------------------------------------------------------------- VP
 class _PairClassifier(nn.Module):
-    """Image pair (2C channels) -> z_dim logits: three strided convs and a linear head."""
+    """Pair input ([N, channels, R, R]) -> z_dim logits: three strided convs and a linear."""
 
     def __init__(self, channels: int, z_dim: int, resolution: int, width: int = 32) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        c, r = 2 * channels, resolution
+        c, r = channels, resolution
         for _ in range(3 if resolution >= 16 else 1):
             layers += [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2)]
             c, r = width, r // 2
@@ -51,30 +52,44 @@ class _PairClassifier(nn.Module):
 
 @torch.no_grad()
 def variation_pairs(generator: Any, n: int, rng: np.random.Generator,
-                    batch_size: int = 256, directions: Any = None
-                    ) -> tuple[torch.Tensor, np.ndarray]:
-    """``n`` image pairs [n, 2C, H, W] (G(z), G(z') - G(z)) whose codes differ in one dimension,
-    and that dimension. ``directions`` [K, z_dim] (orthonormal rows, e.g. SeFa's): the codes
-    differ in their coordinate along one direction instead of one axis."""
+                    batch_size: int = 256, directions: Any = None, z_range: float | None = 2.0,
+                    input_mode: str = "diff") -> tuple[torch.Tensor, np.ndarray]:
+    """``n`` image pairs whose codes differ in one dimension, and that dimension.
+
+    Codes are drawn from U[-z_range, z_range] (the reference's pairs, z_range 2) or N(0, 1)
+    (``z_range=None``); the changed coordinate is drawn afresh from the same law. The inputs
+    are G(z') - G(z) (``input_mode="diff"``, the reference's dSprites setting) or
+    (G(z), G(z') - G(z)) stacked on channels (``"pair"``). ``directions`` [K, z_dim]
+    (orthonormal rows, e.g. SeFa's): the codes differ in their coordinate along one direction
+    instead of one axis."""
     z_dim = int(generator.z_dim)
     basis = np.eye(z_dim) if directions is None else _orthonormal_rows(directions, z_dim)
-    z = rng.standard_normal((n, z_dim)).astype(np.float32)
+
+    def draw(*shape: int) -> np.ndarray:
+        if z_range is None:
+            return rng.standard_normal(shape)
+        return rng.uniform(-z_range, z_range, shape)
+
+    z = draw(n, z_dim).astype(np.float32)
     dims = rng.integers(0, basis.shape[0], size=n)
-    new = rng.standard_normal(n)
+    new = draw(n)
     along = basis[dims]  # [n, z_dim]
     coord = (z.astype(np.float64) * along).sum(axis=1)
     z2 = (z + (new - coord)[:, None] * along).astype(np.float32)
-    a = generator.synthesize_batched(torch.from_numpy(z), "z", batch_size=batch_size)
-    b = generator.synthesize_batched(torch.from_numpy(z2), "z", batch_size=batch_size)
-    # The classifier sees the first image and the change: which pixels moved is what tells the
-    # dimension apart (the pair itself holds the same information, less directly).
-    return torch.cat([a.float(), b.float() - a.float()], dim=1), dims
+    a = generator.synthesize_batched(torch.from_numpy(z), "z", batch_size=batch_size).float()
+    b = generator.synthesize_batched(torch.from_numpy(z2), "z", batch_size=batch_size).float()
+    if input_mode == "diff":
+        return b - a, dims
+    if input_mode == "pair":
+        return torch.cat([a, b - a], dim=1), dims
+    raise ShapeError(f"input_mode must be 'diff' or 'pair', got {input_mode!r}")
 
 
 def variation_predictability(
     generator: Any, *, n_pairs: int = 10_000, train_fraction: float = 0.01,
     val_fraction: float = 0.2, epochs: int = 300, batch_size: int = 32, lr: float = 5e-4,
-    directions: Any = None, seed: int = 0, progress: bool = False,
+    directions: Any = None, z_range: float | None = 2.0, input_mode: str = "diff",
+    seed: int = 0, progress: bool = False,
 ) -> dict[str, Any]:
     """VP of a Z-space ``generator`` (module docstring), along its axes or along ``directions``
     ([K, z_dim] orthonormal rows, e.g. SeFa's on the same generator). Returns ``{"accuracy",
@@ -86,7 +101,8 @@ def variation_predictability(
     if "z" not in getattr(generator, "spaces", ("z",)):
         raise ShapeError("variation predictability needs a generator with a Z space")
     rng = check_rng(seed)
-    pairs, dims = variation_pairs(generator, int(n_pairs), rng, directions=directions)
+    pairs, dims = variation_pairs(generator, int(n_pairs), rng, directions=directions,
+                                  z_range=z_range, input_mode=input_mode)
     classes = int(generator.z_dim) if directions is None else len(
         _orthonormal_rows(directions, int(generator.z_dim)))
     n_fit = max(2, int(round(n_pairs * train_fraction)))
@@ -97,7 +113,7 @@ def variation_predictability(
     val, train, test = order[:n_val], order[n_val:n_fit], order[n_fit:]
     y = torch.from_numpy(dims).long()
     torch.manual_seed(int(rng.integers(2**31)))
-    net = _PairClassifier(pairs.shape[1] // 2, classes, pairs.shape[-1])
+    net = _PairClassifier(pairs.shape[1], classes, pairs.shape[-1])
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best = {"val": -1.0, "epoch": -1, "state": None}
     epochs_iter: Any = range(int(epochs))
