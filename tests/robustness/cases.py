@@ -217,6 +217,27 @@ for opt, values in (("--kimg", ("0", "-1", "nan", "inf")), ("--steps", ("0", "-3
 for opt in ("--preset", "--arch", "--augment"):
     add(_c(f"train-gan{opt[1:]}-bogus", "train gan", f"{TG} {opt} bogus", 2, [opt],
            f"{opt} bogus"))
+for opt, v in (("--orojar", "-1"), ("--orojar", "nan"), ("--hessian-penalty", "-1"),
+               ("--infogan", "inf"), ("--vp-loss", "-0.1"), ("--reg-interval", "0"),
+               ("--reg-batch-shrink", "0"), ("--reg-warmup-kimg", "-1"),
+               ("--infogan-codes", "0")):
+    add(_c(f"train-gan{opt[1:]}-{v}", "train gan", f"{TG} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("train-gan-reg-estimator-bogus", "train gan", f"{TG} --orojar 1 --reg-estimator bogus", 2,
+       ["--reg-estimator"], "--reg-estimator bogus"))
+add(_c("train-gan-reg-layers-unknown", "train gan", f"{TG} --orojar 1 --reg-layers conv9", 1,
+       ["no layer", "conv9"], "--reg-layers a layer the generator lacks"))
+add(_c("train-gan-infogan-codes-too-many", "train gan", f"{TG} --infogan 1 --infogan-codes 9",
+       2, ["--infogan-codes", "[1, 4]"], "--infogan-codes above --z-dim"))
+add(_c("train-gan-factor-range-folder", "train gan", f"{TG} --factor-range posX=8:24", 1,
+       ["--factor-range", "procedural"], "--factor-range on an image folder"))
+add(_c("train-gan-factor-range-syntax", "train gan",
+       TG.replace("--data {ws}/imgs", "--data dsprites --resolution 64").replace(
+           "--resolution 16 ", "") + " --factor-range posX", 1, ["name=low:high"],
+       "--factor-range without LOW:HIGH"))
+add(_c("train-gan-factor-range-unknown", "train gan",
+       TG.replace("--data {ws}/imgs", "--data dsprites --resolution 64").replace(
+           "--resolution 16 ", "") + " --factor-range posZ=0:2", 1, ["no factor", "posz"],
+       "--factor-range on a factor the set lacks"))
 add(_c("train-gan-no-data", "train gan", "train gan --steps 1 --out {ws}/r2", 2, ["--data"],
        "no --data and no --preset"))
 add(_c("train-gan-data-missing", "train gan", TG.replace("{ws}/imgs", "{ws}/nope"), 1,
@@ -384,10 +405,29 @@ add(_c("discover-scorer-bogus", "discover", f"{DIS} --scorer bogus", 1, ["bogus"
        "--scorer bogus"))
 add(_c("discover-attribute-bogus", "discover", f"{DIS} --attributes bogus", 1, ["bogus"],
        "--attributes that the scorer lacks"))
+add(_c("discover-method-file-missing", "discover", f"{DIS} --methods file:{{ws}}/nope.safetensors",
+       1, ["no directions file"], "--methods file: a file that does not exist"))
+add(_c("discover-method-file-not-directions", "discover",
+       f"{DIS} --methods file:{{ws}}/existing.png", 1, ["existing.png"],
+       "--methods file: a file that is not a Directions file"))
 add(_c("discover-out-foreign", "discover", DIS.replace("{ws}/dis", "{ws}/imgs"), 1,
        ["--out"], "--out a folder with other content"))
 add(_c("discover-out-file", "discover", DIS.replace("{ws}/dis", "{ws}/existing.png"), 2,
        ["--out"], "--out an existing file"))
+
+# ----------------------------------------------------------------------------- gan-metrics
+GM = "gan-metrics --model {ws}/zgen --vp-seeds 1 --vp-pairs 20 --ppl-n 4 --out {ws}/gm.json"
+for opt, v in (("--vp-seeds", "0"), ("--vp-pairs", "5"), ("--ppl-n", "1")):
+    add(_c(f"gan-metrics{opt[1:]}-{v}", "gan-metrics", f"{GM} {opt} {v}", 2, [opt],
+           f"{opt} {v}"))
+add(_c("gan-metrics-measure-bogus", "gan-metrics", f"{GM} --measures bogus", 2, ["bogus"],
+       "--measures bogus"))
+add(_c("gan-metrics-model-w-space-only", "gan-metrics", GM.replace("zgen", "bank"), 1,
+       ["not a latentatlas model folder"], "--model a folder without config.json"))
+add(_c("gan-metrics-suite-no-data", "gan-metrics", f"{GM} --measures suite", 2,
+       ["--data"], "the suite on a generator with no paired ground truth"))
+add(_c("gan-metrics-out-exists", "gan-metrics", GM.replace("{ws}/gm.json", "{ws}/q.json"), 1,
+       ["q.json", "--overwrite"], "--out an existing file without --overwrite"))
 
 # ----------------------------------------------------------------------------- invert
 INV = ("invert --model {ws}/gen --images {ws}/imgs --encoder none --predictor none --steps 1 "

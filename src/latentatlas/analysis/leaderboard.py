@@ -63,9 +63,13 @@ def directions_file(name: str) -> Path | None:
 
 
 def check_method(name: str) -> None:
-    """A registered method name or an existing ``file:PATH`` (a one-line error otherwise)."""
-    if directions_file(name) is None:
+    """A registered method name or a readable Directions ``file:PATH`` (a one-line error
+    otherwise), checked before any output is written."""
+    path = directions_file(name)
+    if path is None:
         method_class(name)
+    else:
+        Directions.load(path)
 
 
 def method_label(name: str) -> str:

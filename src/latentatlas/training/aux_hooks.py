@@ -77,7 +77,7 @@ class InfoGANHook(_NetworkHook):
     def __init__(self, z_dim: int, channels: int, resolution: int, *, n_codes: int | None = None,
                  weight: float = 1.0, lr: float = 2e-4, seed: int = 0) -> None:
         n_codes = int(z_dim if n_codes is None else n_codes)
-        check_number("n_codes", n_codes, 1, int(z_dim), integer=True)
+        check_number("infogan_codes", n_codes, 1, int(z_dim), integer=True)
         with torch.random.fork_rng(devices=[]):  # leaves the global RNG as it was
             torch.manual_seed(int(seed) + 101)
             net = SmallCNN(channels, resolution, n_codes)
