@@ -16,6 +16,7 @@ its own network's activation scale and do not carry over).
     python benchmarks/disentangled_gans.py train gan_vp
     python benchmarks/disentangled_gans.py measure [name ...]  # per-model JSON in results/
     python benchmarks/disentangled_gans.py table     # -> benchmarks/results/disentangled_gans.json
+    python benchmarks/disentangled_gans.py traversals  # -> docs/figures/disentangled/
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["table"]:
         table()
         return
+    if argv[:1] == ["traversals"]:
+        for name in argv[1:] or [n for n in VARIANTS if finished(n)]:
+            print(traversals(name))
+        return
     raise SystemExit(__doc__)
 
 
@@ -109,6 +114,27 @@ def measure(names: list[str] | None = None) -> None:
                               "runs": runs}
         print(name, {k: row[k] for k in ("vp", "frechet")}, flush=True)
         atomic_write_json(PART.with_name(f"disentangled_gans_{name}.json"), row)
+
+
+def traversals(name: str, out: Path | None = None, steps: int = 9, seeds: int = 3) -> Path:
+    """The reference's figure: one row per latent dimension, z_i from -2 to 2 with the other
+    dimensions of a fixed code, for ``seeds`` codes side by side."""
+    from latentatlas.io.images import save_grid
+    from latentatlas.models.zoo import load
+
+    G = load(RUNS / name / "model").eval()
+    d = int(G.z_dim)
+    base = torch.randn(seeds, d, generator=torch.Generator().manual_seed(5))
+    values = torch.linspace(-2, 2, steps)
+    rows = []
+    for i in range(d):
+        z = base.repeat_interleave(steps, 0)
+        z[:, i] = values.repeat(seeds)
+        rows.append(G.synthesize_batched(z, "z"))
+    out = out or ROOT / "docs" / "figures" / "disentangled" / f"{name}_traversals.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(torch.cat(rows), out, nrow=steps * seeds)
+    return out
 
 
 def table() -> None:

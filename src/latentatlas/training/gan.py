@@ -291,6 +291,9 @@ class GANTrainer:
             ada_interval=cfg.ada_interval, ada_kimg=cfg.ada_kimg,
         )
         self.regularizers = list(regularizers)
+        # The latest value of each lazy regulariser (and its parts): logged on every log line,
+        # not only on the steps where it is due.
+        self._last_reg_stats: dict[str, float] = {}
         names = [r.name for r in self.regularizers]
         if len(set(names)) != len(names):
             raise LatentAtlasError(f"generator regularisers need distinct names, got {names}")
@@ -520,6 +523,10 @@ class GANTrainer:
         if w_sum is not None:
             self._update_w_avg(w_sum / cfg.accum_steps)
         self._update_ema(step)
+        reg_keys = {r.name for r in regs_due}
+        self._last_reg_stats.update({k: v for k, v in sums.items()
+                                     if k.split("/", 1)[0] in reg_keys})
+        stats.update(self._last_reg_stats)
         stats.update(sums)
 
     def _path_length_term(self, z, c, gen, sums: dict[str, float]) -> torch.Tensor:
@@ -596,6 +603,7 @@ class GANTrainer:
             "regularizers": [r.name for r in self.regularizers],
             "regularizer_states": {r.name: r.state_dict() for r in self.regularizers
                                    if hasattr(r, "state_dict")},
+            "last_regularizer_stats": dict(self._last_reg_stats),
             "train_seconds": self.train_seconds,
         }
 
@@ -636,6 +644,8 @@ class GANTrainer:
                 group.update(lr=lr, betas=tuple(self.config.betas), eps=self.config.adam_eps)
         self.augmenter.load_state_dict(state["augment"])
         self.pl_mean = state["pl_mean"].to(self.device).float()
+        self._last_reg_stats = {str(k): float(v) for k, v in
+                                state.get("last_regularizer_stats", {}).items()}
         saved_regs = state.get("regularizer_states", {})
         for reg in self.regularizers:
             if hasattr(reg, "load_state_dict"):
