@@ -63,7 +63,12 @@ from tqdm.auto import tqdm
 from latentatlas.scoring.base import BaseScorer, Scorer, ScoringError, safe_name
 from latentatlas.scoring.factory import make_scorer
 from latentatlas.utils.atomic import atomic_write_json
-from latentatlas.utils.checks import check_allocation, check_disk_space, check_truncation
+from latentatlas.utils.checks import (
+    check_allocation,
+    check_disk_space,
+    check_truncation,
+    disk_full,
+)
 from latentatlas.utils.distributed import RankFailedError, agree, rank_world, sum_over_ranks
 from latentatlas.utils.errors import (
     DataError,
@@ -585,7 +590,7 @@ def _reserve(path: Path) -> None:
             if size and hasattr(os, "posix_fallocate"):
                 os.posix_fallocate(f.fileno(), 0, size)
     except OSError as e:
-        if e.errno in (28, 122):  # ENOSPC, EDQUOT
+        if disk_full(e):
             raise ResourceError(f"{path}: the disk is full ({e.strerror}); free space and rerun "
                                 "the same command to resume the bank") from e
         if e.errno not in (95, 22):  # EOPNOTSUPP / EINVAL: the file system cannot reserve

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from latentatlas.utils.atomic import atomic_path
+from latentatlas.utils.checks import disk_full
 from latentatlas.utils.errors import CheckpointError, ResourceError
 
 CHECKPOINT_FORMAT = "latentatlas-train-checkpoint-1"
@@ -110,24 +111,14 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata=metadata)
     except Exception as e:  # safetensors reports a full disk as its own error type
-        if not disk_full(e):
+        reason = disk_full(e)
+        if reason is None:
             raise
         raise ResourceError(
-            f"{path}: the disk is full ({disk_full(e)}); nothing half-written was kept and the "
+            f"{path}: the disk is full ({reason}); nothing half-written was kept and the "
             "previous checkpoint is intact: free space, then resume (train: --resume)") from e
     return Path(path)
 
-
-def disk_full(exc: BaseException) -> str | None:
-    """The reason text when ``exc`` is a full disk / exceeded quota (an OSError with ENOSPC /
-    EDQUOT, or a library's error that wraps one in its message), else None."""
-    if isinstance(exc, OSError) and exc.errno in (28, 122):
-        return exc.strerror or "no space left on device"
-    text = str(exc)
-    for marker in ("No space left on device", "Disk quota exceeded"):
-        if marker in text:
-            return marker.lower()
-    return None
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:

@@ -101,9 +101,8 @@ class JacobianRegularizer:
         kind_id = sorted(KINDS).index(self.kind)
         gen = torch.Generator(device="cpu").manual_seed(
             (self.seed * 1_000_003 + int(step)) * len(KINDS) + kind_id)
-        vectors = torch.randint(0, 2, (self.k, *z.shape), generator=gen).to(z) * 2 - 1
         per_layer = KINDS[self.kind](fn, z, k=self.k, epsilon=self.epsilon,
-                                     estimator=self.estimator, vectors=vectors,
+                                     estimator=self.estimator, generator=gen,
                                      return_separately=True)
         self.parts = {layer: float(v.detach()) for layer, v in
                       zip(self.layers, per_layer, strict=True)}

@@ -101,3 +101,15 @@ def check_disk_space(path: str | os.PathLike, nbytes: float, what: str) -> None:
     if nbytes > free:
         raise ResourceError(f"{what} needs {format_bytes(nbytes)} of disk in {path}, only "
                             f"{format_bytes(free)} free; free some space or choose another --out")
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """The reason text when ``exc`` is a full disk / exceeded quota (an OSError with ENOSPC /
+    EDQUOT, or a library's error that wraps one in its message), else None."""
+    if isinstance(exc, OSError) and exc.errno in (28, 122):
+        return exc.strerror or "no space left on device"
+    text = str(exc)
+    for marker in ("No space left on device", "Disk quota exceeded"):
+        if marker in text:
+            return marker.lower()
+    return None
