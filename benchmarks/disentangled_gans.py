@@ -17,6 +17,13 @@ its own network's activation scale and do not carry over).
     python benchmarks/disentangled_gans.py measure [name ...]  # per-model JSON in results/
     python benchmarks/disentangled_gans.py table     # -> benchmarks/results/disentangled_gans.json
     python benchmarks/disentangled_gans.py traversals  # -> docs/figures/disentangled/
+
+The second data set (issue 21, item 4): ``--data shapes3d`` before the command runs the same
+variants, the same architecture and nz = 6 (shapes3d has 6 factors) on procedural Shapes3D-like
+images at 64 px, for ``KIMG_SECOND`` kimg, into ``runs/disentangled_shapes3d`` and
+``results/disentangled_gans_shapes3d*.json`` (figures: ``docs/figures/disentangled_shapes3d``).
+
+    python benchmarks/disentangled_gans.py --data shapes3d train baseline
 """
 
 from __future__ import annotations
@@ -32,7 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "disentangled"
 RESULT = ROOT / "benchmarks" / "results" / "disentangled_gans.json"
 PART = ROOT / "benchmarks" / "results" / "disentangled_gans_part.json"  # its siblings per model
+FIGURES = ROOT / "docs" / "figures" / "disentangled"
 KIMG = 150
+DATA = "dsprites"
+#: The second data set's budget (reduced: 5 runs have to fit one sitting on 2 cores).
+KIMG_SECOND = 100
 LAYERS = "conv0,conv1,conv2,conv3"
 LAZY = {"layers": LAYERS, "interval": 4, "batch_shrink": 2}
 VARIANTS: dict[str, dict] = {
@@ -50,9 +61,10 @@ def train(name: str) -> Path:
 
     out = RUNS / name
     resume = (out / "checkpoints").is_dir()
-    run_gan(out, preset="dsprites", overrides={"kimg": KIMG, "z_dim": 6, "seed": 0},
+    run_gan(out, preset="dsprites",
+            overrides={"kimg": KIMG, "z_dim": 6, "seed": 0, "data": DATA},
             resume=resume, threads=1, regularizers=VARIANTS[name] or None,
-            command=f"benchmarks/disentangled_gans.py train {name}")
+            command=f"benchmarks/disentangled_gans.py --data {DATA} train {name}")
     return out / "model"
 
 
@@ -63,8 +75,25 @@ def finished(name: str) -> bool:
     return json.loads(run.read_text()).get("metrics", {}).get("kimg", 0.0) >= KIMG
 
 
+def use_data(name: str) -> None:
+    """Point the script at data set ``name`` (dsprites: the main comparison; shapes3d: item 4)."""
+    global RUNS, RESULT, PART, FIGURES, KIMG, DATA
+    if name == "dsprites":
+        return
+    if name != "shapes3d":
+        raise SystemExit(f"--data: dsprites or shapes3d, not {name!r}")
+    DATA, KIMG = name, KIMG_SECOND
+    RUNS = ROOT / "runs" / f"disentangled_{name}"
+    RESULT = ROOT / "benchmarks" / "results" / f"disentangled_gans_{name}.json"
+    PART = RESULT.with_name(f"disentangled_gans_{name}_part.json")
+    FIGURES = ROOT / "docs" / "figures" / f"disentangled_{name}"
+
+
 def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
+    if argv[:1] == ["--data"]:
+        use_data(argv[1])
+        argv = argv[2:]
     if argv[:1] == ["train"]:
         for name in argv[1:] or list(VARIANTS):
             train(name)
@@ -99,9 +128,9 @@ def measure(names: list[str] | None = None) -> None:
             print(f"{name}: not trained to {KIMG} kimg yet, skipped", flush=True)
             continue
         model = RUNS / name / "model"
-        res = gan_metrics(model, embedder="predictor_dsprites", data="dsprites",
+        res = gan_metrics(model, embedder=f"predictor_{DATA}", data=DATA,
                           suite_sizes=SUITE_SIZES, seed=0, progress=False)
-        q = evaluate_quality(model, "dsprites", "predictor_dsprites", n_real=4000, seed=0)
+        q = evaluate_quality(model, DATA, f"predictor_{DATA}", n_real=4000, seed=0)
         row = {"vp": res["vp"], "ppl_z": res["ppl"], "suite": res["suite"],
                "frechet": q.get("frechet"), "frechet_floor": q.get("frechet_floor"),
                "seconds_training": json.loads((RUNS / name / "run.json").read_text())
@@ -132,7 +161,7 @@ def traversals(name: str, out: Path | None = None, steps: int = 9, seeds: int = 
         z = base.repeat_interleave(steps, 0)
         z[:, i] = values.repeat(seeds)
         rows.append(G.synthesize_batched(z, "z"))
-    out = out or ROOT / "docs" / "figures" / "disentangled" / f"{name}_traversals.png"
+    out = out or FIGURES / f"{name}_traversals.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     save_grid(torch.cat(rows), out, nrow=steps * seeds)
     return out
@@ -144,7 +173,7 @@ def table() -> None:
 
     rows = {n: json.loads(PART.with_name(f"disentangled_gans_{n}.json").read_text())
             for n in VARIANTS if PART.with_name(f"disentangled_gans_{n}.json").is_file()}
-    atomic_write_json(RESULT, {"kimg": KIMG, "variants": VARIANTS, "runs": rows})
+    atomic_write_json(RESULT, {"data": DATA, "kimg": KIMG, "variants": VARIANTS, "runs": rows})
     print("| model | VP (mean +- sd, 3 runs) | MIG | DCI disent. | FactorVAE | z-encoder R^2 "
           "| Frechet (floor) | PPL z |")
     print("|---|---|---|---|---|---|---|---|")

@@ -429,6 +429,43 @@ add(_c("gan-metrics-suite-no-data", "gan-metrics", f"{GM} --measures suite", 2,
 add(_c("gan-metrics-out-exists", "gan-metrics", GM.replace("{ws}/gm.json", "{ws}/q.json"), 1,
        ["q.json", "--overwrite"], "--out an existing file without --overwrite"))
 
+# ----------------------------------------------------------------------------- GAN-Control
+TC = ("train control --base {ws}/gen --predictor predictor_shapes3d --attributes floor_hue "
+      "--group-dim 2 --steps 1 --threads 1 --out {ws}/ctl")
+for opt, v in (("--group-dim", "0"), ("--temperature", "nan"), ("--temperature", "0"),
+               ("--pairs", "0"), ("--contrastive-weight", "-1"), ("--contrastive-interval", "0"),
+               ("--n-real", "10"), ("--steps", "0"), ("--kimg", "inf")):
+    add(_c(f"train-control{opt[1:]}-{v}", "train control", f"{TC} {opt} {v}", 2, [opt],
+           f"{opt} {v}"))
+add(_c("train-control-distance-bogus", "train control", f"{TC} --distance bogus", 2,
+       ["--distance"], "--distance bogus"))
+add(_c("train-control-base-zgen", "train control", TC.replace("{ws}/gen", "{ws}/zgen"), 2,
+       ["plain stylegan2", "zgenerator"], "--base a Z-only generator"))
+add(_c("train-control-attribute-unknown", "train control",
+       TC.replace("floor_hue", "floor_hue,age"), 2, ["unknown attribute 'age'", "floor_hue"],
+       "--attributes a head the predictor lacks"))
+add(_c("train-control-groups-too-big", "train control", TC.replace("--group-dim 2", ""), 2,
+       ["do not fit", "w_dim 8", "--group-dim"], "attribute groups larger than the base's w"))
+add(_c("train-control-no-length", "train control", TC.replace("--steps 1", ""), 2,
+       ["--kimg", "--steps"], "no --kimg / --steps"))
+add(_c("train-control-no-data", "train control", TC, 2, ["give --data"],
+       "a base model folder without --data"))
+add(_c("train-controllers-not-a-control-run", "train controllers",
+       "train controllers --run {ws}/run", 2, ["not a finished", "train control"],
+       "--run a plain GAN run"))
+CT = "control --model {ws}/gen --set floor_hue=3 --out {ws}/ctl.png"
+add(_c("control-no-controllers", "control", CT, 2, ["no controllers", "train controllers"],
+       "--model a generator without controllers"))
+for v in ("floor_hue", "floor_hue=x", "=3", "floor_hue=nan"):
+    add(_c(f"control-set-{v.replace('=', '-eq-') or 'empty'}", "control",
+           CT.replace("floor_hue=3", v), 2, ["--set", "name=number"], f"--set {v}"))
+add(_c("control-set-twice", "control", f"{CT} --set floor_hue=2", 2, ["twice"],
+       "--set the same attribute twice"))
+for opt, v in (("--n", "0"), ("--truncation", "2"), ("--truncation", "nan")):
+    add(_c(f"control{opt[1:]}-{v}", "control", f"{CT} {opt} {v}", 2, [opt], f"{opt} {v}"))
+add(_c("control-out-exists", "control", CT.replace("{ws}/ctl.png", "{ws}/existing.png"), 1,
+       ["existing.png", "--overwrite"], "--out an existing file without --overwrite"))
+
 # ----------------------------------------------------------------------------- invert
 INV = ("invert --model {ws}/gen --images {ws}/imgs --encoder none --predictor none --steps 1 "
        "--batch-size 4 --out {ws}/inv")

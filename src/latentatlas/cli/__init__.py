@@ -23,6 +23,7 @@ from latentatlas.cli import steer  # noqa: E402,F401  isort: skip
 from latentatlas.cli import tour  # noqa: E402,F401  isort: skip
 from latentatlas.cli import studio  # noqa: E402,F401  isort: skip
 from latentatlas.cli import train  # noqa: E402,F401  isort: skip
+from latentatlas.cli import control  # noqa: E402,F401  isort: skip
 from latentatlas.cli import vae  # noqa: E402,F401  isort: skip
 
 __all__ = ["main"]

@@ -4,7 +4,9 @@ Importing this package registers every built-in model class for :func:`latentatl
 """
 
 from latentatlas.models.base import SPACES, Generator
+from latentatlas.models.controller import ControllerSet  # noqa: F401  (registers it)
 from latentatlas.models.encoder import LatentEncoder
+from latentatlas.models.grouped import GroupedStyleGAN2Generator
 from latentatlas.models.predictors import AttributePredictor  # noqa: F401  (registers it)
 from latentatlas.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from latentatlas.models.vae import VAE  # noqa: F401  (registers the VAE model class)
@@ -15,6 +17,7 @@ from latentatlas.models.zoo import available_models, load  # isort: skip  (after
 __all__ = [
     "SPACES",
     "Generator",
+    "GroupedStyleGAN2Generator",
     "LatentEncoder",
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",

@@ -1,0 +1,147 @@
+"""GAN-Control on shapes3d (issue 23): train, fit controllers, measure against InterFaceGAN, ship.
+
+    python benchmarks/gan_control.py train        # resumable: rerun to continue (1 thread)
+    python benchmarks/gan_control.py controllers  # fit the controllers of the finished run
+    python benchmarks/gan_control.py baseline     # InterFaceGAN edits on the shipped shapes3d
+    python benchmarks/gan_control.py measure  # controllers + Frechet -> results/gan_control.json
+    python benchmarks/gan_control.py ship         # -> src/latentatlas/zoo/shapes3d_control
+
+The run: ``latentatlas train control`` defaults (warm start from the shipped shapes3d StyleGAN2,
+6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class probabilities at
+temperature 4, L2 distances, 16 pairs per step, weight 1) for ``KIMG`` kimg.
+Control is measured with predictor_shapes3d (test accuracy 1.0 on every factor) on 200 codes per
+value; InterFaceGAN: one-vs-rest boundaries per class value in W of the shipped shapes3d from
+4,000 codes, every code moved to the median (and 90th-percentile) signed distance of the codes
+that have the value.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "runs" / "shapes3d_control"
+RESULTS = ROOT / "benchmarks" / "results"
+ZOO = ROOT / "src" / "latentatlas" / "zoo" / "shapes3d_control"
+KIMG = 300
+N_PER_VALUE = 200
+
+
+def train() -> None:
+    from latentatlas.training.control_run import run_control
+
+    run_control(RUN, overrides={"kimg": KIMG, "checkpoint_every": 250},
+                resume=(RUN / "control.json").is_file(), threads=1,
+                command="benchmarks/gan_control.py train")
+
+
+def controllers() -> None:
+    from latentatlas.pipelines.control import train_controllers
+
+    report = train_controllers(RUN, overwrite=True, command="benchmarks/gan_control.py "
+                               "controllers")
+    print(json.dumps(report["attributes"], indent=1))
+
+
+def baseline() -> None:
+    from latentatlas.analysis.control import interfacegan_report
+    from latentatlas.models import load
+    from latentatlas.utils.atomic import atomic_write_json
+
+    t = time.perf_counter()
+    G = load("shapes3d").eval()
+    P = load("predictor_shapes3d").eval()
+    rep = interfacegan_report(G, P, list(P.head_names), n=N_PER_VALUE)
+    rep["seconds"] = time.perf_counter() - t
+    atomic_write_json(RESULTS / "gan_control_interfacegan.json", rep)
+    _print_table({}, rep)
+
+
+def measure() -> None:
+    from latentatlas.analysis.control import controller_report
+    from latentatlas.analysis.quality import evaluate_quality
+    from latentatlas.models import load
+    from latentatlas.pipelines.control import load_controlled
+    from latentatlas.utils.atomic import atomic_write_json
+
+    t = time.perf_counter()
+    G, cs = load_controlled(RUN / "model")
+    P = load("predictor_shapes3d").eval()
+    rep = controller_report(G, cs, P, n=N_PER_VALUE)
+    quality = {name: evaluate_quality(model, "shapes3d", "predictor_shapes3d", n_real=4000)
+               for name, model in (("control", RUN / "model"), ("plain", "shapes3d"))}
+    run = json.loads((RUN / "run.json").read_text())
+    result = {"control": rep, "quality": {k: {m: q.get(m) for m in ("frechet", "frechet_floor",
+                                                                    "kid", "class_coverage")}
+                                          for k, q in quality.items()},
+              "controllers": json.loads((RUN / "model" / "controllers" / "controllers.json")
+                                        .read_text())["attributes"],
+              "training": {"kimg": run["metrics"].get("kimg"),
+                           "seconds": run["metrics"].get("train_seconds_total")},
+              "seconds_measure": time.perf_counter() - t}
+    atomic_write_json(RESULTS / "gan_control.json", result)
+    ifg = RESULTS / "gan_control_interfacegan.json"
+    _print_table(rep, json.loads(ifg.read_text()) if ifg.is_file() else {})
+
+
+def _print_table(control: dict, ifg: dict) -> None:
+    print("| attribute | GAN-Control accuracy (worst value) | values >= 90% | others changed "
+          "| others TV | InterFaceGAN q50 accuracy | others changed | InterFaceGAN q90 accuracy "
+          "| others changed |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    names = list(control.get("attributes") or ifg.get("attributes") or {})
+    for name in names:
+        c = (control.get("attributes") or {}).get(name, {})
+        i = (ifg.get("attributes") or {}).get(name, {}).get("by_quantile", {})
+        cells = [name]
+        if c:
+            cells += [f"{c['mean_accuracy']:.3f} ({c['worst_accuracy']:.2f})",
+                      f"{c['values_at_least_90pct']}/{c['values']}",
+                      f"{c['mean_changed_others']:.3f}", f"{c['mean_tv_others']:.3f}"]
+        else:
+            cells += [""] * 4
+        for q in ("0.5", "0.9"):
+            r = i.get(q)
+            cells += ([f"{r['mean_accuracy']:.3f} ({r['worst_accuracy']:.2f})",
+                       f"{r['mean_changed_others']:.3f}"] if r else ["", ""])
+        print("| " + " | ".join(cells) + " |")
+
+
+def ship() -> None:
+    """Copy the run's model and controllers into the zoo with a card and a samples grid."""
+    from latentatlas.io.images import save_grid
+    from latentatlas.pipelines.control import load_controlled
+
+    result = json.loads((RESULTS / "gan_control.json").read_text())
+    if ZOO.exists():
+        shutil.rmtree(ZOO)
+    shutil.copytree(RUN / "model", ZOO, ignore=shutil.ignore_patterns("*.tmp*"))
+    shutil.copy(RUN / "control.json", ZOO / "control.json")
+    G, cs = load_controlled(ZOO)
+    rows = []
+    w0 = G.sample(8, "w", rng=7)
+    for name in ("floor_hue", "wall_hue", "object_hue", "shape"):
+        a = cs.attribute(name)
+        vals = list(range(a["num_classes"]))[:8]
+        with torch.no_grad():
+            w = torch.cat([cs.set_w(w0[:1].repeat(len(vals), 1), {name: torch.tensor(vals)})])
+        rows.append(G.synthesize_batched(w, "w"))
+    grid = torch.cat([torch.cat([r, r.new_zeros(8 - r.shape[0], *r.shape[1:])]) for r in rows])
+    save_grid(grid, ZOO / "samples.png", nrow=8)
+    print(f"shipped {ZOO}; card numbers from {RESULTS / 'gan_control.json'}: "
+          f"{sorted(result['control']['attributes'])}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    cmds = {"train": train, "controllers": controllers, "baseline": baseline,
+            "measure": measure, "ship": ship}
+    if len(sys.argv) != 2 or sys.argv[1] not in cmds:
+        raise SystemExit(__doc__)
+    cmds[sys.argv[1]]()

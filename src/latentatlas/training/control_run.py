@@ -1,0 +1,209 @@
+"""One GAN-Control training run: what ``latentatlas train control`` does.
+
+:func:`run_control` warm-starts a :class:`~latentatlas.models.grouped.GroupedStyleGAN2Generator`
+from a StyleGAN2 of the same resolution (its synthesis network; fresh group mappings), builds a
+fresh discriminator, sets the contrastive thresholds from real images
+(:func:`~latentatlas.training.contrastive.thresholds_from_real`, labels: the predictor's own
+reading of them) and trains with the GAN trainer plus the
+:class:`~latentatlas.training.contrastive.GroupContrastiveHook`.
+
+Everything that defines the run (the base model's weights fingerprint, the predictor's, the
+groups, the attributes and their thresholds) is written to ``control.json`` when the run starts;
+``--resume`` reads the thresholds back from it (so a resumed run is bit-identical even where a
+recomputation would differ in the last bits) and refuses a different base, predictor, group
+layout or attribute list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentatlas.utils.errors import CheckpointError, OptionError
+
+#: The settings the shipped shapes3d StyleGAN2 finished with (its model card), used as defaults.
+CONTROL_TRAIN_DEFAULTS = {"batch": 32, "g_lr": 0.001, "d_lr": 0.001, "r1_gamma": 0.5,
+                          "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 20.0,
+                          "augment": "none", "checkpoint_every": 100, "sample_every": 500,
+                          "log_every": 25}
+
+
+def control_groups(attributes: Sequence[str], w_dim: int, group_dim: int) -> list[dict]:
+    """One group of ``group_dim`` per attribute, then "other" with the rest of w (>= 1)."""
+    other = int(w_dim) - group_dim * len(attributes)
+    if other < 1:
+        raise OptionError(f"{len(attributes)} attribute groups of {group_dim} do not fit the base "
+                          f"model's w_dim {w_dim} with room for 'other': lower --group-dim")
+    return [{"name": a, "w_dim": group_dim} for a in attributes] + \
+        [{"name": "other", "w_dim": other}]
+
+
+def real_images(source: Any, n: int, seed: int) -> torch.Tensor:
+    """n real images of a training source as model images (NCHW in [-1, 1])."""
+    from latentatlas.io.images import to_model_images
+    from latentatlas.training.data import ArraySource
+
+    if isinstance(source, ArraySource):
+        idx = np.random.default_rng(seed).permutation(len(source))[:n]
+        return to_model_images(source.images[np.sort(idx)])
+    return to_model_images(source.batch(0, 0, n, n))
+
+
+def predicted_labels(predictor: Any, images: torch.Tensor, heads: Sequence[str],
+                     batch_size: int = 256) -> dict[str, np.ndarray]:
+    """The predictor's reading as labels: multiclass -> class, binary -> p > 0.5, regression ->
+    its decile (so "same label" means "close value")."""
+    outs: dict[str, list] = {h: [] for h in heads}
+    with torch.no_grad():
+        for s in range(0, images.shape[0], batch_size):
+            pred = predictor.predict(images[s:s + batch_size])
+            for h in heads:
+                outs[h].append(pred[h].float())
+    labels = {}
+    for h in heads:
+        p = torch.cat(outs[h])
+        kind = predictor.head(h)["kind"]
+        if kind == "multiclass":
+            labels[h] = p.argmax(1).numpy()
+        elif kind == "binary":
+            labels[h] = (p > 0.5).long().numpy()
+        else:
+            edges = np.quantile(p.numpy(), np.linspace(0, 1, 11)[1:-1])
+            labels[h] = np.digitize(p.numpy(), edges)
+    return labels
+
+
+def _thresholds(embedding: Any, predictor: Any, images: torch.Tensor, heads: Sequence[str],
+                distance: str, seed: int) -> dict[str, dict[str, float]]:
+    from latentatlas.training.contrastive import thresholds_from_real
+
+    labels = predicted_labels(predictor, images, heads)
+    embs: dict[str, list] = {h: [] for h in heads}
+    with torch.no_grad():
+        for s in range(0, images.shape[0], 256):
+            e = embedding(images[s:s + 256])
+            for h in heads:
+                embs[h].append(e[h])
+    return {h: thresholds_from_real(torch.cat(embs[h]), labels[h], distance, seed=seed)
+            for h in heads}
+
+
+def _control_record(out: Path, record: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """Write control.json on a fresh start; on resume check it describes the same run."""
+    from latentatlas.utils.atomic import atomic_write_json
+
+    path = out / "control.json"
+    if resume and path.is_file():
+        saved = json.loads(path.read_text())
+        for key in ("base_fingerprint", "predictor_fingerprint", "groups", "attributes",
+                    "distance", "temperature"):
+            if saved.get(key) != record.get(key):
+                raise CheckpointError(
+                    f"{path}: this run was started with a different {key.replace('_', ' ')} "
+                    f"({saved.get(key)!r}, now {record.get(key)!r}); resume with the run's own "
+                    "options or start a new --out")
+        return saved
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, record)
+    return record
+
+
+def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
+                predictor: str = "predictor_shapes3d", data: str | None = None,
+                attributes: Sequence[str] | None = None, group_dim: int = 16,
+                distance: str = "l2", temperature: float = 4.0, n_pairs: int = 16,
+                weight: float = 1.0, interval: int = 1, n_real: int = 2000,
+                overrides: dict[str, Any] | None = None, resume: bool = False,
+                overwrite: bool = False, threads: int | None = None,
+                device: str | None = None, command: str | None = None,
+                log: Callable[[str], Any] = print):
+    """Train a GAN-Control model into ``out`` (module docstring). ``base``: a StyleGAN2 (zoo
+    name or folder) to warm-start from; ``predictor``: the frozen attribute network (a zoo name
+    or folder); ``data``: the real images (default: the base model's zoo data name);
+    ``attributes``: predictor heads to control (default: all); ``overrides``: trainer settings
+    over :data:`CONTROL_TRAIN_DEFAULTS` (``kimg`` or ``total_steps`` required). Returns the
+    trainer's result."""
+    from latentatlas.models import StyleGAN2Discriminator, StyleGAN2Generator, load
+    from latentatlas.models.grouped import GroupedStyleGAN2Generator
+    from latentatlas.training.contrastive import GroupContrastiveHook, HeadEmbedding
+    from latentatlas.training.data import resolve_training_data
+    from latentatlas.training.gan import GANTrainConfig, GANTrainer
+    from latentatlas.utils.fingerprint import module_fingerprint
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    plain = load(base)
+    if type(plain) is not StyleGAN2Generator:
+        raise OptionError(f"--base {base}: a plain StyleGAN2 generator is needed to warm-start "
+                          f"from, got {type(plain).__name__}")
+    P = load(predictor).eval()
+    heads = list(attributes) if attributes else list(P.head_names)
+    for h in heads:
+        if h not in P.head_names:
+            raise OptionError(f"unknown attribute {h!r}: the predictor's heads are "
+                              f"{', '.join(P.head_names)}")
+    groups = control_groups(heads, int(plain.w_dim), int(group_dim))
+    tcfg = {**CONTROL_TRAIN_DEFAULTS, **{k: v for k, v in (overrides or {}).items()
+                                         if v is not None}}
+    if "kimg" not in tcfg and "total_steps" not in tcfg:
+        raise OptionError("give --kimg or --steps")
+    if data is None:
+        from latentatlas.data.registry import is_dataset_name
+
+        if not is_dataset_name(str(base)):
+            raise OptionError(f"give --data: the real images {base} was trained on (only a "
+                              "shipped base model's data set is known)")
+        data = str(base)
+    seed = int(tcfg.get("seed", 0))
+    source = resolve_training_data(data, int(plain.img_resolution), seed=seed)
+    embedding = HeadEmbedding(P, heads, temperature)
+    record = {"base": str(base), "base_fingerprint": module_fingerprint(plain),
+              "predictor": str(predictor), "predictor_fingerprint": module_fingerprint(P),
+              "data": data, "groups": groups, "attributes": heads, "distance": distance,
+              "temperature": float(temperature)}
+    out = Path(out)
+    if not (resume and (out / "control.json").is_file()):
+        images = real_images(source, int(n_real), seed)
+        record["thresholds"] = _thresholds(embedding, P, images, heads, distance, seed)
+        record["n_real"] = int(n_real)
+    if not resume and (out / "control.json").exists():
+        from latentatlas.utils.outputs import OutputExistsError, clear_folder
+
+        if not overwrite:
+            raise OutputExistsError(f"{out} already holds a GAN-Control run; pass --resume to "
+                                    "continue it or --overwrite to start over")
+        clear_folder(out)
+    record = _control_record(out, record, resume)
+    G = GroupedStyleGAN2Generator.from_stylegan2(plain, groups, seed=seed, dtype="float32")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        D = StyleGAN2Discriminator(img_resolution=plain.img_resolution,
+                                   img_channels=plain.img_channels, dtype="float32",
+                                   channel_base=plain.config_kwargs["channel_base"],
+                                   channel_max=plain.config_kwargs["channel_max"])
+    attrs = [{"name": h, "group": h, **{k: record["thresholds"][h][k]
+                                          for k in ("tau_plus", "tau_minus")}} for h in heads]
+    hook = GroupContrastiveHook(embedding, attrs, G.group_slices("z"), n_pairs=n_pairs,
+                                distance=distance, weight=weight, interval=interval, seed=seed)
+    tcfg["bf16"] = False  # the fast path computes in G's own dtype (float32 here)
+    trainer = GANTrainer(G, D, source, GANTrainConfig.from_dict(tcfg), out, regularizers=[hook],
+                         device=dev, command=command,
+                         extra_config={"control": record, "regularizers": [hook.config()],
+                                       "arch": "grouped_stylegan2", "data_spec": data})
+    log(f"GAN-Control: {len(heads)} attribute groups of {group_dim} + other "
+        f"{groups[-1]['w_dim']} (w {plain.w_dim}), warm start from {base}; "
+        f"{trainer.total_steps} steps of batch {tcfg['batch']}, {dev}")
+    result = trainer.train(resume=resume, overwrite=overwrite)  # control.json is kept
+    log(f"done: step {result.step}; model {result.model_dir}")
+    return result
+
+
+__all__ = ["CONTROL_TRAIN_DEFAULTS", "control_groups", "predicted_labels", "real_images",
+           "run_control"]
