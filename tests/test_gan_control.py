@@ -375,3 +375,22 @@ def test_cli_trains_fits_controllers_and_samples_with_set_values(tmp_path):
     r = CliRunner().invoke(main, ["train", "controllers", "--run", str(run), "--samples", "200",
                                   "--steps", "20"])
     assert r.exit_code != 0 and "--overwrite" in r.output
+
+
+def test_control_run_never_writes_into_someone_elses_folder(tmp_path):
+    from latentatlas.training.control_run import run_control
+    from latentatlas.utils.errors import CheckpointError
+    from latentatlas.utils.outputs import OutputExistsError
+
+    kw = _run_inputs(tmp_path)
+    train = {"total_steps": 1, "batch": 4, "progress": False, "tensorboard": False}
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="--resume"):
+        run_control(busy, overrides=train, log=lambda s: None, **kw)
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+    (busy / "checkpoints").mkdir()
+    with pytest.raises(CheckpointError, match="not a GAN-Control run"):
+        run_control(busy, overrides=train, resume=True, log=lambda s: None, **kw)
+    assert not (busy / "control.json").exists()

@@ -69,6 +69,7 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
     from latentatlas.training.controllers import default_kinds, fit_controllers, predictor_values
     from latentatlas.utils.atomic import atomic_write_json
     from latentatlas.utils.outputs import check_new_folder
+    from latentatlas.utils.runinfo import write_run_record
 
     if threads:
         torch.set_num_threads(int(threads))
@@ -96,6 +97,8 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
               "config": {"n_samples": n_samples, "steps": steps, "seed": seed,
                          "continuous": list(continuous)}}
     atomic_write_json(out / "controllers.json", result)
+    write_run_record(out, command=command or "latentatlas train controllers",
+                     config={"run": str(run), **result["config"]}, seed=seed, metrics=report)
     return result
 
 

@@ -114,6 +114,53 @@ def _control_record(out: Path, record: dict[str, Any], resume: bool) -> dict[str
     return record
 
 
+def _load_inputs(base: str, predictor: str, attributes: Sequence[str] | None):
+    """The plain StyleGAN2 to warm-start from, the frozen predictor and the heads to control."""
+    from latentatlas.models import StyleGAN2Generator, load
+
+    plain = load(base)
+    if type(plain) is not StyleGAN2Generator:
+        raise OptionError(f"--base {base}: a plain StyleGAN2 generator is needed to warm-start "
+                          f"from, got {type(plain).__name__}")
+    P = load(predictor).eval()
+    heads = list(attributes) if attributes else list(P.head_names)
+    for h in heads:
+        if h not in P.head_names:
+            raise OptionError(f"unknown attribute {h!r}: the predictor's heads are "
+                              f"{', '.join(P.head_names)}")
+    return plain, P, heads
+
+
+def _claim(out: Path, resume: bool, overwrite: bool) -> None:
+    """A fresh run needs an empty (or new) --out; --overwrite empties it first."""
+    from latentatlas.utils.outputs import check_new_folder, clear_folder
+
+    if resume:
+        if (out / "checkpoints").is_dir() and not (out / "control.json").is_file():
+            raise CheckpointError(f"{out} holds a run that is not a GAN-Control run (no "
+                                  "control.json); resume it with the command that started it")
+        return
+    check_new_folder(out, overwrite, what="run (pass --resume to continue it)")
+    if out.is_dir() and any(out.iterdir()):
+        clear_folder(out)
+
+
+def _networks(plain: Any, groups: list[dict], seed: int):
+    """The warm-started grouped G (float32: the contrastive gradients pass through the
+    predictor) and a fresh D of the base model's widths."""
+    from latentatlas.models import StyleGAN2Discriminator
+    from latentatlas.models.grouped import GroupedStyleGAN2Generator
+
+    G = GroupedStyleGAN2Generator.from_stylegan2(plain, groups, seed=seed, dtype="float32")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        D = StyleGAN2Discriminator(img_resolution=plain.img_resolution,
+                                   img_channels=plain.img_channels, dtype="float32",
+                                   channel_base=plain.config_kwargs["channel_base"],
+                                   channel_max=plain.config_kwargs["channel_max"])
+    return G, D
+
+
 def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
                 predictor: str = "predictor_shapes3d", data: str | None = None,
                 attributes: Sequence[str] | None = None, group_dim: int = 16,
@@ -125,12 +172,11 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
                 log: Callable[[str], Any] = print):
     """Train a GAN-Control model into ``out`` (module docstring). ``base``: a StyleGAN2 (zoo
     name or folder) to warm-start from; ``predictor``: the frozen attribute network (a zoo name
-    or folder); ``data``: the real images (default: the base model's zoo data name);
+    or folder); ``data``: the real images (default: a shipped base model's data set);
     ``attributes``: predictor heads to control (default: all); ``overrides``: trainer settings
     over :data:`CONTROL_TRAIN_DEFAULTS` (``kimg`` or ``total_steps`` required). Returns the
     trainer's result."""
-    from latentatlas.models import StyleGAN2Discriminator, StyleGAN2Generator, load
-    from latentatlas.models.grouped import GroupedStyleGAN2Generator
+    from latentatlas.data.registry import is_dataset_name
     from latentatlas.training.contrastive import GroupContrastiveHook, HeadEmbedding
     from latentatlas.training.data import resolve_training_data
     from latentatlas.training.gan import GANTrainConfig, GANTrainer
@@ -139,28 +185,16 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
     if threads:
         torch.set_num_threads(int(threads))
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    plain = load(base)
-    if type(plain) is not StyleGAN2Generator:
-        raise OptionError(f"--base {base}: a plain StyleGAN2 generator is needed to warm-start "
-                          f"from, got {type(plain).__name__}")
-    P = load(predictor).eval()
-    heads = list(attributes) if attributes else list(P.head_names)
-    for h in heads:
-        if h not in P.head_names:
-            raise OptionError(f"unknown attribute {h!r}: the predictor's heads are "
-                              f"{', '.join(P.head_names)}")
+    plain, P, heads = _load_inputs(base, predictor, attributes)
     groups = control_groups(heads, int(plain.w_dim), int(group_dim))
     tcfg = {**CONTROL_TRAIN_DEFAULTS, **{k: v for k, v in (overrides or {}).items()
                                          if v is not None}}
     if "kimg" not in tcfg and "total_steps" not in tcfg:
         raise OptionError("give --kimg or --steps")
-    if data is None:
-        from latentatlas.data.registry import is_dataset_name
-
-        if not is_dataset_name(str(base)):
-            raise OptionError(f"give --data: the real images {base} was trained on (only a "
-                              "shipped base model's data set is known)")
-        data = str(base)
+    if data is None and not is_dataset_name(str(base)):
+        raise OptionError(f"give --data: the real images {base} was trained on (only a "
+                          "shipped base model's data set is known)")
+    data = data or str(base)
     seed = int(tcfg.get("seed", 0))
     source = resolve_training_data(data, int(plain.img_resolution), seed=seed)
     embedding = HeadEmbedding(P, heads, temperature)
@@ -169,25 +203,13 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
               "data": data, "groups": groups, "attributes": heads, "distance": distance,
               "temperature": float(temperature)}
     out = Path(out)
+    _claim(out, resume, overwrite)
     if not (resume and (out / "control.json").is_file()):
         images = real_images(source, int(n_real), seed)
         record["thresholds"] = _thresholds(embedding, P, images, heads, distance, seed)
         record["n_real"] = int(n_real)
-    if not resume and (out / "control.json").exists():
-        from latentatlas.utils.outputs import OutputExistsError, clear_folder
-
-        if not overwrite:
-            raise OutputExistsError(f"{out} already holds a GAN-Control run; pass --resume to "
-                                    "continue it or --overwrite to start over")
-        clear_folder(out)
     record = _control_record(out, record, resume)
-    G = GroupedStyleGAN2Generator.from_stylegan2(plain, groups, seed=seed, dtype="float32")
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        D = StyleGAN2Discriminator(img_resolution=plain.img_resolution,
-                                   img_channels=plain.img_channels, dtype="float32",
-                                   channel_base=plain.config_kwargs["channel_base"],
-                                   channel_max=plain.config_kwargs["channel_max"])
+    G, D = _networks(plain, groups, seed)
     attrs = [{"name": h, "group": h, **{k: record["thresholds"][h][k]
                                           for k in ("tau_plus", "tau_minus")}} for h in heads]
     hook = GroupContrastiveHook(embedding, attrs, G.group_slices("z"), n_pairs=n_pairs,
@@ -200,7 +222,7 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
     log(f"GAN-Control: {len(heads)} attribute groups of {group_dim} + other "
         f"{groups[-1]['w_dim']} (w {plain.w_dim}), warm start from {base}; "
         f"{trainer.total_steps} steps of batch {tcfg['batch']}, {dev}")
-    result = trainer.train(resume=resume, overwrite=overwrite)  # control.json is kept
+    result = trainer.train(resume=resume)  # the folder was claimed (and cleared) above
     log(f"done: step {result.step}; model {result.model_dir}")
     return result
 
