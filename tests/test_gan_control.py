@@ -124,11 +124,14 @@ def test_thresholds_from_real_follow_the_documented_quantiles():
     labels = np.repeat(np.arange(4), 50)
     emb = torch.nn.functional.one_hot(torch.as_tensor(labels), 4).float()
     emb = emb + 0.01 * torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
-    t = thresholds_from_real(emb, labels, "l2", q_same=0.9, q_other=0.05, n_pairs=5000)
-    # Same label: distances of the noise only (~0.01 * sqrt(8)); a quarter of random pairs
-    # share a label, so the 5 % quantile of all pairs is a same-label distance too.
-    assert t["tau_plus"] < 0.08 and t["tau_minus"] < 0.08
-    assert 0.2 < t["same_pairs"] / t["pairs"] < 0.3
+    t = thresholds_from_real(emb, labels, "l2", q_same=0.9, q_other=0.1, n_pairs=5000)
+    # Same label: the noise only (~0.01 * sqrt(8) = 0.028); different labels: one-hot codes
+    # sqrt(2) apart.
+    assert 0.02 < t["tau_plus"] < 0.06
+    assert t["tau_minus"] == pytest.approx(np.sqrt(2), abs=0.05)
+    assert 0.2 < t["same_pairs"] / (t["same_pairs"] + t["other_pairs"]) < 0.3
+    with pytest.raises(Exception, match="differ in a label"):
+        thresholds_from_real(emb, np.zeros(200), n_pairs=500)
 
 
 def test_hook_pulls_shared_group_pairs_together():
@@ -231,9 +234,25 @@ def _run_inputs(tmp_path):
     P = AttributePredictor(3, 16, [{"name": "hue", "kind": "multiclass", "num_classes": 3},
                                    {"name": "size", "kind": "binary"}], width=4, max_width=8,
                            embedding_dim=8)
-    save_model(P.eval(), tmp_path / "pred")
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "imgs.npz", images=rng.integers(0, 256, (64, 16, 16, 3), dtype=np.uint8))
+    colours = rng.integers(0, 256, (64, 1, 1, 3))
+    noise = rng.integers(-20, 21, (64, 16, 16, 3))
+    images = np.clip(colours + noise, 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "imgs.npz", images=images)
+    # A few steps of training, so the toy heads read something: hue = the strongest channel,
+    # size = brightness.
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    hue = torch.as_tensor(colours[:, 0, 0].argmax(1))
+    size = torch.as_tensor((colours[:, 0, 0].mean(1) > 128).astype(np.float32))
+    opt = torch.optim.Adam(P.parameters(), lr=1e-2)
+    for _ in range(60):
+        out = P(x)
+        loss = torch.nn.functional.cross_entropy(out["hue"], hue) + \
+            torch.nn.functional.binary_cross_entropy_with_logits(out["size"], size)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    save_model(P.eval(), tmp_path / "pred")
     return dict(base=str(tmp_path / "base"), predictor=str(tmp_path / "pred"),
                 data=str(tmp_path / "imgs.npz"), group_dim=8, n_pairs=4, n_real=64)
 
