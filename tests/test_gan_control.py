@@ -413,3 +413,20 @@ def test_control_run_never_writes_into_someone_elses_folder(tmp_path):
     with pytest.raises(CheckpointError, match="not a GAN-Control run"):
         run_control(busy, overrides=train, resume=True, log=lambda s: None, **kw)
     assert not (busy / "control.json").exists()
+
+
+def test_absorbing_a_rotation_of_w_into_the_affines_is_exact():
+    plain = _plain()
+    G = GroupedStyleGAN2Generator.from_stylegan2(plain, [{"name": "all", "w_dim": 24}])
+    q, _ = torch.linalg.qr(torch.randn(24, 24, generator=torch.Generator().manual_seed(2)))
+    shift = torch.linspace(-0.3, 0.3, 24)
+    w_avg = plain.mapping.w_avg.clone()
+    G.absorb_linear_w(q, shift)
+    w = torch.randn(4, 24, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        a = G.synthesize(w, "w")
+        b = plain.synthesize(w @ q.T + shift, "w")
+    assert torch.allclose(a, b, atol=1e-4)
+    assert torch.allclose(q @ G.mapping.w_avg + shift, w_avg, atol=1e-5)
+    with pytest.raises(ValueError, match="orthonormal"):
+        G.absorb_linear_w(2 * q, shift)

@@ -39,6 +39,8 @@ def _csv(value: str | None) -> list[str] | None:
               show_default=True, help="Every this many G steps (lazy).")
 @click.option("--n-real", type=click.IntRange(100), default=2000, show_default=True,
               help="Real images that set the thresholds.")
+@click.option("--linear-start/--no-linear-start", "linear", default=True, show_default=True,
+              help="Start each group on the base model's W directions of its attribute.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder.")
 @click.option("--kimg", type=FINITE_POSITIVE, default=None, help="Length in thousands of images.")
 @click.option("--steps", "total_steps", type=click.IntRange(1), default=None)
@@ -54,8 +56,8 @@ def _csv(value: str | None) -> list[str] | None:
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
 @click.option("--device", default=None, help="cpu | cuda (default: CUDA if present).")
 def train_control_cmd(base, predictor, data, attributes, group_dim, distance, temperature,
-                      n_pairs, weight, interval, n_real, out, resume, overwrite, threads, device,
-                      **train) -> None:
+                      n_pairs, weight, interval, n_real, linear, out, resume, overwrite, threads,
+                      device, **train) -> None:
     """Train a GAN-Control model (grouped StyleGAN2 + contrastive loss), resumable.
 
     \b
@@ -66,7 +68,7 @@ def train_control_cmd(base, predictor, data, attributes, group_dim, distance, te
     run_control(out, base=base, predictor=predictor, data=data, attributes=_csv(attributes),
                 group_dim=group_dim, distance=distance, temperature=temperature,
                 n_pairs=n_pairs, weight=weight, interval=interval, n_real=n_real,
-                overrides=train, resume=resume, overwrite=overwrite, threads=threads,
+                linear=linear, overrides=train, resume=resume, overwrite=overwrite, threads=threads,
                 device=device, command=options_command_line("latentatlas train control"),
                 log=click.echo)
 

@@ -161,6 +161,29 @@ class GroupedStyleGAN2Generator(StyleGAN2Generator):
         return out
 
     # ----------------------------------------------------------------- warm start
+    @torch.no_grad()
+    def absorb_linear_w(self, basis: torch.Tensor, shift: torch.Tensor) -> None:
+        """Make the synthesis read ``basis @ w + shift`` where it read w: every style affine
+        A(w) becomes A(basis w + shift), and the tracked average moves to
+        ``basis^T (w_avg - shift)`` (truncation stays truncation; ``basis`` orthonormal,
+        [w_dim, w_dim]). Used to start each group's w columns on the W directions that already
+        carry its attribute (:func:`latentatlas.training.control_run.attribute_basis`)."""
+        basis = torch.as_tensor(basis, dtype=torch.float32)
+        shift = torch.as_tensor(shift, dtype=torch.float32).reshape(-1)
+        if basis.shape != (self.w_dim, self.w_dim) or shift.shape != (self.w_dim,):
+            raise ShapeError(f"basis must be [{self.w_dim}, {self.w_dim}] and shift "
+                             f"[{self.w_dim}], got {list(basis.shape)}, {list(shift.shape)}")
+        eye = torch.eye(self.w_dim)
+        if not torch.allclose(basis.T @ basis, eye, atol=1e-4):
+            raise ValueError("basis must be orthonormal (basis^T basis = I)")
+        for affine in self.style_affines().values():
+            old = affine.weight.detach().float().clone()
+            affine.weight.copy_(old @ basis.to(old))
+            gain = affine.weight_gain / affine.bias_gain
+            affine.bias.add_(gain * (old @ shift.to(old)))
+        self.mapping.w_avg.copy_(basis.T.to(self.mapping.w_avg) @
+                                 (self.mapping.w_avg - shift.to(self.mapping.w_avg)))
+
     @classmethod
     def from_stylegan2(cls, plain: StyleGAN2Generator, groups: Sequence[dict[str, Any]],
                        seed: int = 0, **kwargs: Any) -> GroupedStyleGAN2Generator:

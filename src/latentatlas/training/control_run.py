@@ -81,6 +81,66 @@ def predicted_labels(predictor: Any, images: torch.Tensor, heads: Sequence[str],
     return labels
 
 
+def attribute_basis(w: np.ndarray, labels: dict[str, np.ndarray], heads: Sequence[str],
+                    group_dim: int, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """An orthonormal basis of W [D, D] whose columns come in groups: for each head in order,
+    the directions of W that a linear classifier (multinomial logistic regression on the codes)
+    uses to tell its labels apart, made orthogonal to the earlier heads' (at most
+    ``group_dim``), padded with the least-varying directions left over; then "other", the
+    most-varying directions left over. The linear warm start of ``train control``: the group's
+    w columns begin on the directions that already carry its attribute. Returns the basis and
+    each head's classifier accuracy on the codes."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(w, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    dim = x.shape[1]
+    taken = np.zeros((dim, 0))
+    own: list[np.ndarray] = []
+    info: dict[str, Any] = {}
+    for h in heads:
+        clf = LogisticRegression(C=1.0, max_iter=2000, random_state=seed).fit(x, labels[h])
+        coef = np.atleast_2d(clf.coef_)
+        coef = coef - (coef @ taken) @ taken.T
+        _, sv, vt = np.linalg.svd(coef, full_matrices=False)
+        rank = min(int(group_dim), int((sv > 1e-6 * sv.max()).sum()))
+        own.append(vt[:rank].T)
+        taken = np.concatenate([taken, own[-1]], axis=1)
+        info[h] = {"accuracy_on_codes": float(clf.score(x, labels[h])), "directions": rank}
+    rest = x - (x @ taken) @ taken.T
+    evals, evecs = np.linalg.eigh(rest.T @ rest)
+    leftover = evecs[:, np.argsort(evals)[::-1]][:, :dim - taken.shape[1]]  # most varying first
+    n_other = dim - int(group_dim) * len(heads)
+    columns, pad = [], leftover[:, n_other:][:, ::-1]  # padding: least varying first
+    used = 0
+    for block in own:
+        need = int(group_dim) - block.shape[1]
+        columns.append(np.concatenate([block, pad[:, used:used + need]], axis=1))
+        used += need
+    columns.append(leftover[:, :n_other])
+    return np.concatenate(columns, axis=1), info
+
+
+def linear_start(G: Any, plain: Any, predictor: Any, heads: Sequence[str], group_dim: int,
+                 seed: int, n: int = 4000) -> dict[str, Any]:
+    """Rotate ``G``'s synthesis input so that each group's w columns start on the W directions
+    of the plain model that carry its attribute (:func:`attribute_basis`), with the mean of the
+    groups' mapped codes landing on the plain model's w_avg; returns the classifiers' report."""
+    z = torch.randn(n, plain.z_dim, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        w = plain.z_to_w(z).float()
+        images = plain.synthesize_batched(w, "w").clamp(-1, 1)
+        mean_g = G.mapping(torch.randn(n, G.z_dim, generator=torch.Generator()
+                                       .manual_seed(seed + 2))).mean(dim=0)
+    labels = predicted_labels(predictor, images, heads)
+    basis, info = attribute_basis(w.numpy(), labels, heads, group_dim, seed)
+    basis_t = torch.as_tensor(basis, dtype=torch.float32)
+    w_avg = plain.mapping.w_avg.detach().float()
+    G.mapping.w_avg.copy_(w_avg)
+    G.absorb_linear_w(basis_t, w_avg - basis_t @ mean_g)
+    return info
+
+
 def _thresholds(embedding: Any, predictor: Any, images: torch.Tensor, heads: Sequence[str],
                 distance: str, seed: int) -> dict[str, dict[str, float]]:
     from latentatlas.training.contrastive import thresholds_from_real
@@ -104,7 +164,7 @@ def _control_record(out: Path, record: dict[str, Any], resume: bool) -> dict[str
     if resume and path.is_file():
         saved = json.loads(path.read_text())
         for key in ("base_fingerprint", "predictor_fingerprint", "groups", "attributes",
-                    "distance", "temperature"):
+                    "distance", "temperature", "linear_start"):
             if saved.get(key) != record.get(key):
                 raise CheckpointError(
                     f"{path}: this run was started with a different {key.replace('_', ' ')} "
@@ -168,6 +228,7 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
                 attributes: Sequence[str] | None = None, group_dim: int = 16,
                 distance: str = "l2", temperature: float = 4.0, n_pairs: int = 16,
                 weight: float = 1.0, interval: int = 1, n_real: int = 2000,
+                linear: bool = True,
                 overrides: dict[str, Any] | None = None, resume: bool = False,
                 overwrite: bool = False, threads: int | None = None,
                 device: str | None = None, command: str | None = None,
@@ -175,7 +236,9 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
     """Train a GAN-Control model into ``out`` (module docstring). ``base``: a StyleGAN2 (zoo
     name or folder) to warm-start from; ``predictor``: the frozen attribute network (a zoo name
     or folder); ``data``: the real images (default: a shipped base model's data set);
-    ``attributes``: predictor heads to control (default: all); ``overrides``: trainer settings
+    ``attributes``: predictor heads to control (default: all); ``linear``: start each group's w
+    columns on the W directions that carry its attribute (:func:`linear_start`; recorded in
+    control.json); ``overrides``: trainer settings
     over :data:`CONTROL_TRAIN_DEFAULTS` (``kimg`` or ``total_steps`` required). Returns the
     trainer's result."""
     from latentatlas.data.registry import is_dataset_name
@@ -203,7 +266,7 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
     record = {"base": str(base), "base_fingerprint": module_fingerprint(plain),
               "predictor": str(predictor), "predictor_fingerprint": module_fingerprint(P),
               "data": data, "groups": groups, "attributes": heads, "distance": distance,
-              "temperature": float(temperature)}
+              "temperature": float(temperature), "linear_start": bool(linear)}
     out = Path(out)
     _claim(out, resume, overwrite)
     if not (resume and (out / "control.json").is_file()):
@@ -212,6 +275,14 @@ def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
         record["n_real"] = int(n_real)
     record = _control_record(out, record, resume)
     G, D = _networks(plain, groups, seed)
+    resuming = resume and any((out / "checkpoints").glob("*.safetensors"))
+    if record.get("linear_start") and not resuming:  # (a checkpoint holds the result)
+        info = linear_start(G, plain, P, heads, int(group_dim), seed)
+        if "linear_start_report" not in record:
+            from latentatlas.utils.atomic import atomic_write_json
+
+            record["linear_start_report"] = info
+            atomic_write_json(out / "control.json", record)
     attrs = [{"name": h, "group": h, **{k: record["thresholds"][h][k]
                                           for k in ("tau_plus", "tau_minus")}} for h in heads]
     hook = GroupContrastiveHook(embedding, attrs, G.group_slices("z"), n_pairs=n_pairs,
