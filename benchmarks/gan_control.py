@@ -83,14 +83,20 @@ def measure() -> None:
     rep = controller_report(G, cs, P, n=N_PER_VALUE)
     quality = {name: evaluate_quality(model, "shapes3d", "predictor_shapes3d", n_real=4000)
                for name, model in (("control", RUN / "model"), ("plain", "shapes3d"))}
-    run = json.loads((RUN / "run.json").read_text())
+    # A finished run has run.json; a run stopped early was exported from its newest
+    # checkpoint (`latentatlas train export-gan`), whose model metadata gives the length.
+    if (RUN / "run.json").is_file():
+        metrics = json.loads((RUN / "run.json").read_text())["metrics"]
+        length = {"kimg": metrics.get("kimg"), "seconds": metrics.get("train_seconds_total")}
+    else:
+        meta = json.loads((RUN / "model" / "config.json").read_text())["metadata"]
+        length = {"kimg": meta.get("kimg"), "seconds": None, "stopped_early": True}
     result = {"control": rep, "quality": {k: {m: q.get(m) for m in ("frechet", "frechet_floor",
                                                                     "kid", "class_coverage")}
                                           for k, q in quality.items()},
               "controllers": json.loads((RUN / "model" / "controllers" / "controllers.json")
                                         .read_text())["attributes"],
-              "training": {"kimg": run["metrics"].get("kimg"),
-                           "seconds": run["metrics"].get("train_seconds_total")},
+              "training": length,
               "seconds_measure": time.perf_counter() - t}
     atomic_write_json(RESULTS / "gan_control.json", result)
     ifg = RESULTS / "gan_control_interfacegan.json"

@@ -390,6 +390,18 @@ def test_cli_trains_fits_controllers_and_samples_with_set_values(tmp_path):
                                       setting, "--out", str(tmp_path / "x.png")])
         assert r.exit_code != 0 and words in r.output, r.output
         assert "Traceback" not in r.output and not (tmp_path / "x.png").exists()
+    # A run stopped early exports from a checkpoint, in a fresh interpreter too (the export
+    # registers the model classes itself).
+    import subprocess
+    import sys
+
+    code = ("from latentatlas.training.export import export_generator; "
+            f"export_generator({str(run)!r}, {str(tmp_path / 'exported')!r})")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(
+                              __import__("pathlib").Path(__file__).resolve().parents[1] / "src")})
+    assert done.returncode == 0, done.stderr
+    assert "GroupedStyleGAN2Generator" in (tmp_path / "exported" / "config.json").read_text()
     # The controllers are not replaced silently.
     r = CliRunner().invoke(main, ["train", "controllers", "--run", str(run), "--samples", "200",
                                   "--steps", "20"])

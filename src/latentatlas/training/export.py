@@ -38,6 +38,7 @@ def export_generator(run_dir: str | os.PathLike, out_dir: str | os.PathLike,
     """Save the ``G_ema`` of checkpoint ``step`` (default: the newest) of ``run_dir`` as a model
     folder at ``out_dir``; returns ``out_dir``. Its metadata records the run, step and kimg.
     An existing, non-empty ``out_dir`` is refused unless ``overwrite`` (then swapped in whole)."""
+    import latentatlas.models  # noqa: F401  (registers the model classes)
     from latentatlas.io.persistence import model_classes, save_model
     from latentatlas.training.checkpoint import list_checkpoints, load_checkpoint
 
