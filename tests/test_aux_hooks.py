@@ -80,3 +80,26 @@ def test_a_run_with_network_hooks_resumes_bit_identically(tmp_path):
     make(tmp_path / "plain", 3, with_vp=False).train()
     with pytest.raises(CheckpointError, match="'vp' network"):
         make(tmp_path / "plain", 6).train(resume=True)
+
+
+def test_infogan_q_recovers_categorical_codes_of_a_planted_generator():
+    hook = InfoGANHook(4, 1, 8, n_codes=1, categorical=2, categories=4, weight=1.0, lr=2e-3)
+    # The classes are the equiprobable bins of the coordinates.
+    z = torch.tensor([[0.0, -1.0, -0.1, 0.0], [0.0, 0.1, 0.7, 0.0]])
+    assert hook.classes(z).tolist() == [[0, 1], [2, 3]]
+    big = torch.randn(40000, 4, generator=torch.Generator().manual_seed(1))
+    counts = torch.bincount(hook.classes(big)[:, 0], minlength=4).float() / 40000
+    assert torch.allclose(counts, torch.full((4,), 0.25), atol=0.01)
+    _fit(hook)
+    # Blocks writes tanh(z_i) into quadrant i: the bins are readable from the image.
+    assert hook.parts["accuracy"] > 0.85 and "mse" in hook.parts
+
+
+def test_infogan_code_counts_are_checked():
+    from latentatlas.utils.errors import OptionError
+
+    with pytest.raises(OptionError, match="infogan_codes"):
+        InfoGANHook(4, 1, 8, n_codes=3, categorical=2)
+    with pytest.raises(OptionError, match="infogan_categories"):
+        InfoGANHook(4, 1, 8, categorical=1, categories=1)
+    assert InfoGANHook(4, 1, 8, categorical=4).n_codes == 0

@@ -220,12 +220,18 @@ for opt in ("--preset", "--arch", "--augment"):
 for opt, v in (("--orojar", "-1"), ("--orojar", "nan"), ("--hessian-penalty", "-1"),
                ("--infogan", "inf"), ("--vp-loss", "-0.1"), ("--reg-interval", "0"),
                ("--reg-batch-shrink", "0"), ("--reg-warmup-kimg", "-1"),
-               ("--infogan-codes", "0")):
+               ("--infogan-codes", "-1"), ("--infogan-categorical", "-1"),
+               ("--infogan-categories", "1")):
     add(_c(f"train-gan{opt[1:]}-{v}", "train gan", f"{TG} {opt} {v}", 2, [opt], f"{opt} {v}"))
 add(_c("train-gan-reg-estimator-bogus", "train gan", f"{TG} --orojar 1 --reg-estimator bogus", 2,
        ["--reg-estimator"], "--reg-estimator bogus"))
 add(_c("train-gan-reg-layers-unknown", "train gan", f"{TG} --orojar 1 --reg-layers conv9", 1,
        ["no layer", "conv9"], "--reg-layers a layer the generator lacks"))
+add(_c("train-gan-infogan-no-codes", "train gan", f"{TG} --infogan 1 --infogan-codes 0", 2,
+       ["--infogan-codes"], "InfoGAN with neither continuous nor categorical codes"))
+add(_c("train-gan-infogan-codes-and-categorical-too-many", "train gan",
+       f"{TG} --infogan 1 --infogan-codes 3 --infogan-categorical 2", 2, ["--infogan-codes"],
+       "continuous + categorical InfoGAN codes above --z-dim"))
 add(_c("train-gan-infogan-codes-too-many", "train gan", f"{TG} --infogan 1 --infogan-codes 9",
        2, ["--infogan-codes", "[1, 4]"], "--infogan-codes above --z-dim"))
 add(_c("train-gan-factor-range-folder", "train gan", f"{TG} --factor-range posX=8:24", 1,

@@ -94,8 +94,14 @@ def _train_group() -> click.Group:
 @click.option("--infogan", "infogan_weight", type=FINITE_NONNEG, default=None,
               help="InfoGAN weight (0: off): a Q network regresses the first --infogan-codes "
                    "z dimensions from G(z).")
-@click.option("--infogan-codes", type=click.IntRange(min=1), default=None,
-              help="How many leading z dimensions are InfoGAN codes (default: all).")
+@click.option("--infogan-codes", type=click.IntRange(min=0), default=None,
+              help="How many leading z dimensions are continuous InfoGAN codes (default: all "
+                   "not categorical).")
+@click.option("--infogan-categorical", type=click.IntRange(min=0), default=None,
+              help="How many z dimensions after the continuous codes are categorical codes "
+                   "(equiprobable bins of the coordinate; default 0).")
+@click.option("--infogan-categories", type=click.IntRange(min=2), default=None,
+              help="Values of each categorical code (default 10).")
 @click.option("--vp-loss", "vp_weight", type=FINITE_NONNEG, default=None,
               help="GAN-VP weight (0: off; the reference's 0.1): a predictor of which z "
                    "dimension changed between two images, trained with G.")
@@ -111,6 +117,7 @@ def _train_group() -> click.Group:
 def gan_command(preset, out, resume, overwrite, threads, device, max_images, data_root,
                 factor_range, orojar_weight, hessian_weight, reg_layers, reg_estimator,
                 reg_warmup_kimg, reg_interval, reg_batch_shrink, infogan_weight, infogan_codes,
+                infogan_categorical, infogan_categories,
                 vp_weight, **cli) -> None:
     """Train a GAN; writes OUT/checkpoints, samples, metrics.jsonl, model/ (G_ema) and run.json.
 
@@ -133,7 +140,9 @@ def gan_command(preset, out, resume, overwrite, threads, device, max_images, dat
                           "layers": reg_layers, "estimator": reg_estimator,
                           "warmup_kimg": reg_warmup_kimg, "interval": reg_interval,
                           "batch_shrink": reg_batch_shrink, "infogan": infogan_weight,
-                          "infogan_codes": infogan_codes, "vp": vp_weight})
+                          "infogan_codes": infogan_codes,
+                          "infogan_categorical": infogan_categorical,
+                          "infogan_categories": infogan_categories, "vp": vp_weight})
 
 
 

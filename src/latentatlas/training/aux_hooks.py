@@ -5,10 +5,12 @@ network minimise together; the trainer steps the hook's optimiser right after G'
 (``optimizer_step``) and saves its network and optimiser in every checkpoint
 (``state_dict`` / ``load_state_dict``), so a resumed run is bit-identical.
 
-- :class:`InfoGANHook` (Chen et al. 2016, continuous codes): the first ``n_codes`` dimensions of
-  z are the codes c; Q(G(z)) regresses them, loss ``weight * MSE`` (the Gaussian log-likelihood
-  with a fixed variance). The reference puts Q on the discriminator's features; here Q is a small
-  CNN of its own (the discriminator stays the plain GAN's, so every variant shares it).
+- :class:`InfoGANHook` (Chen et al. 2016): the first ``n_codes`` dimensions of z are continuous
+  codes c; Q(G(z)) regresses them, loss ``weight * MSE`` (the Gaussian log-likelihood with a
+  fixed variance); the next ``categorical`` dimensions are categorical codes (equiprobable bins
+  of the coordinate), Q classifies them with cross-entropy. The reference puts Q on the
+  discriminator's features; here Q is a small CNN of its own (the discriminator stays the plain
+  GAN's, so every variant shares it).
 - :class:`VariationPredictabilityHook` (Zhu et al. 2020, "GAN-VP"): pairs (z, z') differing in
   one dimension i (z'_i drawn afresh); P sees G(z) and G(z') - G(z) and predicts i; loss
   ``weight * cross-entropy`` (weight 0.1 in the reference scripts). The pairs use the first
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from latentatlas.utils.checks import check_number
+from latentatlas.utils.errors import OptionError
 
 
 class SmallCNN(nn.Module):
@@ -70,28 +73,65 @@ class _NetworkHook:
 
 
 class InfoGANHook(_NetworkHook):
-    """InfoGAN's mutual-information term for continuous codes (module docstring)."""
+    """InfoGAN's mutual-information term for continuous and categorical codes.
+
+    The first ``n_codes`` dimensions of z are continuous codes (Q regresses them: MSE, the
+    Gaussian log-likelihood with a fixed variance); the next ``categorical`` dimensions are
+    categorical codes of ``categories`` values each (Q classifies them: cross-entropy). The
+    trainer draws z ~ N(0, I), so a categorical code is the equiprobable bin of its coordinate:
+    c = k where Phi^-1(k / K) <= z_j < Phi^-1((k + 1) / K), a uniform K-valued variable (the
+    reference feeds a one-hot vector instead; binning keeps every variant on the same z prior
+    and the same adversarial batch). ``n_codes`` defaults to the dimensions left over.
+    """
 
     name = "infogan"
 
     def __init__(self, z_dim: int, channels: int, resolution: int, *, n_codes: int | None = None,
-                 weight: float = 1.0, lr: float = 2e-4, seed: int = 0) -> None:
-        n_codes = int(z_dim if n_codes is None else n_codes)
-        check_number("infogan_codes", n_codes, 1, int(z_dim), integer=True)
+                 categorical: int = 0, categories: int = 10, weight: float = 1.0,
+                 lr: float = 2e-4, seed: int = 0) -> None:
+        check_number("infogan_categorical", categorical, 0, int(z_dim), integer=True)
+        check_number("infogan_categories", categories, 2, integer=True)
+        n_codes = int(z_dim - categorical if n_codes is None else n_codes)
+        check_number("infogan_codes", n_codes, 0 if categorical else 1,
+                     int(z_dim) - int(categorical), integer=True)
+        self.categorical, self.categories = int(categorical), int(categories)
+        outputs = n_codes + self.categorical * self.categories
+        if outputs < 1:
+            raise OptionError("InfoGAN needs at least one continuous or categorical code")
         with torch.random.fork_rng(devices=[]):  # leaves the global RNG as it was
             torch.manual_seed(int(seed) + 101)
-            net = SmallCNN(channels, resolution, n_codes)
+            net = SmallCNN(channels, resolution, outputs)
         super().__init__(net, weight, lr)
         self.n_codes = n_codes
+        normal = torch.distributions.Normal(0.0, 1.0)
+        self._edges = normal.icdf(torch.arange(1, self.categories) / self.categories)
 
     def config(self) -> dict[str, Any]:
-        return {"kind": "infogan", "weight": self.weight, "n_codes": self.n_codes, "lr": self.lr}
+        return {"kind": "infogan", "weight": self.weight, "n_codes": self.n_codes, "lr": self.lr,
+                "categorical": self.categorical, "categories": self.categories}
+
+    def classes(self, z: torch.Tensor) -> torch.Tensor:
+        """The categorical codes of z: [N, categorical] class indices (equiprobable bins)."""
+        cols = z[:, self.n_codes:self.n_codes + self.categorical].float()
+        return torch.bucketize(cols.contiguous(), self._edges.to(cols), right=True)
 
     def __call__(self, G: Any, z: torch.Tensor, ws: Any, images: torch.Tensor,
                  step: int) -> torch.Tensor:
         self._on(images.device)
-        loss = (self.net(images.float()) - z[:, :self.n_codes].float()).square().mean()
-        self.parts = {"mse": float(loss.detach())}
+        out = self.net(images.float())
+        loss = out.new_zeros(())
+        self.parts = {}
+        if self.n_codes:
+            mse = (out[:, :self.n_codes] - z[:, :self.n_codes].float()).square().mean()
+            self.parts["mse"] = float(mse.detach())
+            loss = loss + mse
+        if self.categorical:
+            logits = out[:, self.n_codes:].reshape(-1, self.categorical, self.categories)
+            target = self.classes(z).to(logits.device)
+            ce = nn.functional.cross_entropy(logits.transpose(1, 2), target)
+            self.parts["ce"] = float(ce.detach())
+            self.parts["accuracy"] = float((logits.argmax(2) == target).float().mean())
+            loss = loss + ce
         return self.weight * loss
 
 

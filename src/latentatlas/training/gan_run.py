@@ -105,6 +105,8 @@ def _regularizer_hooks(spec: dict[str, Any] | None, G: Any, tcfg: dict[str, Any]
     aux: list = []
     if spec.get("infogan"):
         aux.append(InfoGANHook(*shape, n_codes=spec.get("infogan_codes"),
+                               categorical=spec.get("infogan_categorical") or 0,
+                               categories=spec.get("infogan_categories") or 10,
                                weight=spec["infogan"], seed=seed))
     if spec.get("vp"):
         aux.append(VariationPredictabilityHook(*shape, weight=spec["vp"], seed=seed))
@@ -141,8 +143,8 @@ def run_gan(out: str | os.PathLike, *, preset: str | None = None,
     hooks, ``{"orojar": lambda, "hessian": lambda, "layers": "conv0,conv1", "estimator": "fd",
     "warmup_kimg": 0, "k": 2, "epsilon": 0.1, "interval": 1, "batch_shrink": 1}`` (a lambda of
     0 or None: off; :mod:`latentatlas.training.regularizer_hooks`), plus ``"infogan": weight,
-    "infogan_codes": n`` and ``"vp": weight`` (:mod:`latentatlas.training.aux_hooks`); recorded
-    in run.json. An
+    "infogan_codes": n, "infogan_categorical": m, "infogan_categories": k`` and ``"vp": weight``
+    (:mod:`latentatlas.training.aux_hooks`); recorded in run.json. An
     existing run in ``out`` is refused without ``resume`` unless ``overwrite``. Returns the
     :class:`~latentatlas.training.gan.TrainResult`.
     """
