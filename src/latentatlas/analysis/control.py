@@ -27,27 +27,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from latentatlas.training.controllers import read_heads
 from latentatlas.utils.checks import check_number
 
 
 def _read(predictor: Any, G: Any, w: torch.Tensor, heads: Sequence[str],
           batch_size: int) -> dict[str, np.ndarray]:
-    """Per head: the predicted class (multiclass / binary) or the value (regression), and for
-    multiclass heads also ``<head>:index``, the expected class index."""
+    """The images of codes ``w`` as the predictor's heads read them (:func:`~latentatlas.
+    training.controllers.read_heads`: classes, expected class indices, values)."""
     out: dict[str, list] = {}
     for s in range(0, w.shape[0], batch_size):
         with torch.no_grad():
             images = G.synthesize(w[s:s + batch_size].to(G.device), "w").float().clamp(-1, 1)
-            pred = predictor.predict(images)
-        for h in heads:
-            p = pred[h].float().cpu()
-            if p.ndim == 2:
-                out.setdefault(h, []).append(p.argmax(1).numpy())
-                idx = torch.arange(p.shape[1], dtype=p.dtype)
-                out.setdefault(f"{h}:index", []).append((p @ idx).numpy())
-            else:
-                kind = predictor.head(h)["kind"]
-                out.setdefault(h, []).append(((p > 0.5).long() if kind == "binary" else p).numpy())
+        for k, v in read_heads(predictor, images, heads).items():
+            out.setdefault(k, []).append(v)
     return {k: np.concatenate(v) for k, v in out.items()}
 
 

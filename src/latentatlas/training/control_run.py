@@ -59,25 +59,18 @@ def real_images(source: Any, n: int, seed: int) -> torch.Tensor:
 
 def predicted_labels(predictor: Any, images: torch.Tensor, heads: Sequence[str],
                      batch_size: int = 256) -> dict[str, np.ndarray]:
-    """The predictor's reading as labels: multiclass -> class, binary -> p > 0.5, regression ->
-    its decile (so "same label" means "close value")."""
-    outs: dict[str, list] = {h: [] for h in heads}
-    with torch.no_grad():
-        for s in range(0, images.shape[0], batch_size):
-            pred = predictor.predict(images[s:s + batch_size])
-            for h in heads:
-                outs[h].append(pred[h].float())
-    labels = {}
+    """The predictor's reading as labels (:func:`~latentatlas.training.controllers.read_heads`):
+    multiclass -> class, binary -> P > 0.5, regression -> its decile (so "same label" means
+    "close value")."""
+    from latentatlas.training.controllers import read_heads
+
+    reads = [read_heads(predictor, images[s:s + batch_size], heads)
+             for s in range(0, images.shape[0], batch_size)]
+    labels = {h: np.concatenate([r[h] for r in reads]) for h in heads}
     for h in heads:
-        p = torch.cat(outs[h])
-        kind = predictor.head(h)["kind"]
-        if kind == "multiclass":
-            labels[h] = p.argmax(1).numpy()
-        elif kind == "binary":
-            labels[h] = (p > 0.5).long().numpy()
-        else:
-            edges = np.quantile(p.numpy(), np.linspace(0, 1, 11)[1:-1])
-            labels[h] = np.digitize(p.numpy(), edges)
+        if predictor.head(h)["kind"] == "regression":
+            edges = np.quantile(labels[h], np.linspace(0, 1, 11)[1:-1])
+            labels[h] = np.digitize(labels[h], edges)
     return labels
 
 

@@ -22,28 +22,44 @@ from latentatlas.utils.checks import check_number
 from latentatlas.utils.errors import OptionError
 
 
+def read_heads(predictor: Any, images: torch.Tensor, heads: Sequence[str]
+               ) -> dict[str, np.ndarray]:
+    """One batch of images as a predictor's heads read it (the one rule for GAN-Control's
+    labels, controller values and control measurements): a multiclass head ``h`` gives ``h``,
+    the predicted class, and ``h:index``, the expected class index sum_k k P(k); a binary head
+    gives ``h``, the class (P > 0.5), and ``h:probability``; a regression head its value."""
+    with torch.no_grad():
+        pred = predictor.predict(images)
+    out: dict[str, np.ndarray] = {}
+    for h in heads:
+        p = pred[h].float().cpu()
+        kind = predictor.head(h)["kind"]
+        if kind == "multiclass":
+            out[h] = p.argmax(1).numpy()
+            out[f"{h}:index"] = (p @ torch.arange(p.shape[1], dtype=p.dtype)).numpy()
+        elif kind == "binary":
+            out[h] = (p > 0.5).long().numpy()
+            out[f"{h}:probability"] = p.numpy()
+        else:
+            out[h] = p.numpy()
+    return out
+
+
 def predictor_values(predictor: Any, attributes: Sequence[dict[str, Any]]
                      ) -> Callable[[torch.Tensor], dict[str, np.ndarray]]:
-    """images -> {name: [N] values} from a predictor's heads: a categorical attribute's predicted
-    class; a continuous one's value (a regression head's output, a binary head's probability,
-    or a multiclass head's expected class index: an ordered factor read as a number)."""
+    """images -> {name: [N] values} from a predictor's heads (:func:`read_heads`): a categorical
+    attribute's predicted class; a continuous one's value (a regression head's output, a binary
+    head's probability, or a multiclass head's expected class index: an ordered factor read as
+    a number)."""
     kinds = {a["name"]: a["kind"] for a in attributes}
     for name in kinds:
         predictor.head(name)  # KeyError names the heads
 
     def measure(images: torch.Tensor) -> dict[str, np.ndarray]:
-        with torch.no_grad():
-            pred = predictor.predict(images)
-        out = {}
-        for name, kind in kinds.items():
-            p = pred[name].float()
-            if p.ndim == 2:
-                idx = torch.arange(p.shape[1], dtype=p.dtype)
-                out[name] = (p.argmax(1) if kind == "categorical" else p @ idx).numpy()
-            else:
-                out[name] = ((p > 0.5).long() if kind == "categorical" and
-                             predictor.head(name)["kind"] == "binary" else p).numpy()
-        return out
+        read = read_heads(predictor, images, list(kinds))
+        return {name: read[name] if kind == "categorical" else
+                read.get(f"{name}:index", read.get(f"{name}:probability", read[name]))
+                for name, kind in kinds.items()}
 
     return measure
 
@@ -147,4 +163,4 @@ def _fit_one(cs: ControllerSet, a: dict[str, Any], w: torch.Tensor, y: np.ndarra
             "values": {"min": float(np.min(y)), "max": float(np.max(y))}}
 
 
-__all__ = ["default_kinds", "fit_controllers", "predictor_values"]
+__all__ = ["default_kinds", "fit_controllers", "predictor_values", "read_heads"]
