@@ -1,18 +1,22 @@
 """GAN-Control on shapes3d (issue 23): train, fit controllers, measure against InterFaceGAN, ship.
 
-    python benchmarks/gan_control.py train        # resumable: rerun to continue (1 thread)
-    python benchmarks/gan_control.py controllers  # fit the controllers of the finished run
+    python benchmarks/gan_control.py train        # resumable: rerun to continue
+    python benchmarks/gan_control.py controllers  # fit the controllers of the (exported) run
     python benchmarks/gan_control.py baseline     # InterFaceGAN edits on the shipped shapes3d
     python benchmarks/gan_control.py measure  # controllers + Frechet -> results/gan_control.json
-    python benchmarks/gan_control.py ship         # -> src/latentatlas/zoo/shapes3d_control
+    python benchmarks/gan_control.py ship [--overwrite]  # -> src/latentatlas/zoo/shapes3d_control
 
-The run: ``latentatlas train control`` defaults (warm start from the shipped shapes3d StyleGAN2,
-6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class probabilities at
-temperature 4, L2 distances, 16 pairs per step, weight 1) with G lr 3e-4 / D lr 1e-3 for
-``KIMG`` kimg:
+``--run DIR`` (any command) picks another run folder than runs/shapes3d_control.
 
-    latentatlas train control --out runs/shapes3d_control --kimg 300 --g-lr 0.0003 \
-        --d-lr 0.001 --checkpoint-every 250 --threads 1
+The run: ``latentatlas train control`` defaults (warm start from the shipped shapes3d StyleGAN2
+with the linear start, 6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class
+probabilities at temperature 4, L2 distances, 56 pairs per step, weight 1, the first 1,500
+steps trained by the contrastive loss alone at G lr 1e-3, then the GAN at G lr 3e-4 / D lr 1e-3)
+for ``KIMG`` kimg:
+
+    latentatlas train control --out runs/shapes3d_control --kimg 300 --contrastive-warmup 2500 \
+        --checkpoint-every 250 --threads 2
+
 Control is measured with predictor_shapes3d (test accuracy 1.0 on every factor) on 200 codes per
 value; InterFaceGAN: one-vs-rest boundaries per class value in W of the shipped shapes3d from
 4,000 codes, every code moved to the median (and 90th-percentile) signed distance of the codes
@@ -34,17 +38,16 @@ RUN = ROOT / "runs" / "shapes3d_control"
 RESULTS = ROOT / "benchmarks" / "results"
 ZOO = ROOT / "src" / "latentatlas" / "zoo" / "shapes3d_control"
 KIMG = 300
-#: G learns slower than D: the warm-started synthesis is good and the fresh D is not (at the
-#: defaults' 1e-3 for both, 500 steps of a random D's gradients had visibly damaged G).
-LRS = {"g_lr": 3e-4, "d_lr": 1e-3}
+WARMUP = 2500
 N_PER_VALUE = 200
 
 
 def train() -> None:
     from latentatlas.training.control_run import run_control
 
-    run_control(RUN, overrides={"kimg": KIMG, "checkpoint_every": 250, **LRS},
-                resume=(RUN / "control.json").is_file(), threads=1,
+    run_control(RUN, overrides={"kimg": KIMG, "checkpoint_every": 250,
+                                "regularizer_only_steps": WARMUP},
+                resume=(RUN / "control.json").is_file(), threads=2,
                 command="benchmarks/gan_control.py train")
 
 
@@ -91,6 +94,8 @@ def measure() -> None:
     else:
         meta = json.loads((RUN / "model" / "config.json").read_text())["metadata"]
         length = {"kimg": meta.get("kimg"), "seconds": None, "stopped_early": True}
+    tconf = json.loads((RUN / "training_config.json").read_text())
+    length["warmup_steps"] = tconf["train"].get("regularizer_only_steps", 0)
     result = {"control": rep, "quality": {k: {m: q.get(m) for m in ("frechet", "frechet_floor",
                                                                     "kid", "class_coverage")}
                                           for k, q in quality.items()},
@@ -135,6 +140,8 @@ def ship() -> None:
     result = json.loads((RESULTS / "gan_control.json").read_text())
     ifg = json.loads((RESULTS / "gan_control_interfacegan.json").read_text())
     if ZOO.exists():
+        if not OVERWRITE:
+            raise SystemExit(f"Error: {ZOO} exists; pass --overwrite to replace it")
         shutil.rmtree(ZOO)
     shutil.copytree(RUN / "model", ZOO, ignore=shutil.ignore_patterns("*.tmp*", ".*"))
     shutil.copy(RUN / "control.json", ZOO / "control.json")
@@ -180,8 +187,11 @@ def card(result: dict, ifg: dict) -> str:
         "",
         "## Training",
         "",
-        f"- {tr['kimg']} kimg (batch 32, G lr 3e-4, D lr 1e-3, R1 0.5, no path length, no "
-        f"style mixing), {tr['seconds'] / 3600:.2f} h on a 2-core CPU, 1 torch thread",
+        f"- {tr['kimg']} kimg of batch 32: the first {tr.get('warmup_steps', 0)} steps "
+        "trained by the contrastive loss alone (G lr 1e-3), then the GAN (G lr 3e-4, D lr 1e-3, "
+        "R1 0.5, no path length, no style mixing) with it; "
+        + (f"{tr['seconds'] / 3600:.2f} h" if tr.get("seconds") else "stopped early")
+        + " on a 2-core CPU",
         "- thresholds, groups, base and predictor fingerprints: `control.json`",
         "- `python benchmarks/gan_control.py train` (resumable), then `controllers`, "
         "`measure`, `ship`; see docs/gan_control.md",
@@ -216,10 +226,22 @@ def card(result: dict, ifg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+OVERWRITE = False
+
 if __name__ == "__main__":
-    torch.set_num_threads(1)
     cmds = {"train": train, "controllers": controllers, "baseline": baseline,
             "measure": measure, "ship": ship}
-    if len(sys.argv) != 2 or sys.argv[1] not in cmds:
+    args = sys.argv[1:]
+    if "--run" in args:
+        i = args.index("--run")
+        if i + 1 >= len(args):
+            raise SystemExit(__doc__)
+        RUN = Path(args.pop(i + 1)).resolve()
+        args.pop(i)
+    if "--overwrite" in args:
+        OVERWRITE = True
+        args.remove("--overwrite")
+    if len(args) != 1 or args[0] not in cmds:
         raise SystemExit(__doc__)
-    cmds[sys.argv[1]]()
+    torch.set_num_threads(2 if args[0] == "train" else 1)
+    cmds[args[0]]()

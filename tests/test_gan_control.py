@@ -262,8 +262,9 @@ def test_control_run_resumes_bit_identically_and_refuses_another_setup(tmp_path)
     from latentatlas.utils.errors import CheckpointError
 
     kw = _run_inputs(tmp_path)
+    # The contrastive warm-up ends at step 3: the resumed half crosses into the GAN phase.
     train = dict(batch=4, checkpoint_every=2, log_every=1, sample_every=1000, progress=False,
-                 tensorboard=False, r1_interval=2)
+                 tensorboard=False, r1_interval=2, regularizer_only_steps=3)
     quiet = {"log": lambda s: None}
     full = run_control(tmp_path / "full", overrides={**train, "total_steps": 4}, **kw, **quiet)
     run_control(tmp_path / "part", overrides={**train, "total_steps": 2}, **kw, **quiet)

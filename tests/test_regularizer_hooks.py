@@ -11,7 +11,7 @@ import torch
 
 from _gan_standins import TinyD, _TinyZG, blob_images
 from latentatlas.models.regularizers import layer_outputs, orojar
-from latentatlas.training.gan import GANTrainConfig, GANTrainer
+from latentatlas.training.gan import _PHASE_G, GANTrainConfig, GANTrainer
 from latentatlas.training.regularizer_hooks import JacobianRegularizer, make_regularizers
 from latentatlas.utils.errors import OptionError, ShapeError
 
@@ -91,3 +91,46 @@ def test_a_run_with_hooks_resumes_bit_identically(tmp_path):
         assert torch.equal(a, b)
     for a, b in zip(full.D.state_dict().values(), resumed.D.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_regularizer_only_steps_train_g_by_its_hooks_alone_then_the_gan_takes_over(tmp_path):
+    """The warm-up (GAN-Control's contrastive phase): D is untouched and G moves by the hook
+    alone at the warm-up learning rate; afterwards D trains and G's rate is g_lr again. The
+    update of a warm-up step is exactly the hook's gradient step (same G, same draws)."""
+    data = blob_images(16)
+    torch.manual_seed(0)
+
+    def make(out, **kw):
+        torch.manual_seed(0)
+        return GANTrainer(_TinyZG(), TinyD(), data,
+                          _cfg(g_lr=0.002, regularizer_only_steps=2, **kw), out,
+                          regularizers=[JacobianRegularizer("hessian", 10.0, "image")])
+
+    tr = make(tmp_path / "a", regularizer_only_lr=0.01)
+    d_before = copy.deepcopy(tr.D.state_dict())
+    g_before = copy.deepcopy(tr.G.state_dict())
+    stats = tr.train_step(0)
+    assert all(torch.equal(tr.D.state_dict()[k], v) for k, v in d_before.items())
+    assert any(not torch.equal(tr.G.state_dict()[k], v) for k, v in g_before.items())
+    assert "loss_D" not in stats and "loss_G" not in stats and stats["hessian"] > 0
+    assert tr.opt_G.param_groups[0]["lr"] == 0.01
+    # The same step by hand: the hook's loss alone, Adam at 0.01.
+    ref = make(tmp_path / "b", regularizer_only_lr=0.01)
+    ref.opt_G.param_groups[0]["lr"] = 0.01
+    gen = ref._generator(0, _PHASE_G)
+    z, _ = ref._sample_z(ref.micro_batch, gen)
+    fake, ws, _ = ref._generate(ref.G, z, None, gen, ref.config.style_mixing_prob)
+    ref.regularizers[0](ref.G, z, ws, fake, 0).backward()
+    ref.opt_G.step()
+    for k, v in ref.G.state_dict().items():
+        assert torch.allclose(tr.G.state_dict()[k], v, atol=1e-7), k
+    tr.train_step(1)
+    assert all(torch.equal(tr.D.state_dict()[k], v) for k, v in d_before.items())
+    stats = tr.train_step(2)  # the GAN phase
+    assert "loss_D" in stats and "loss_G" in stats
+    assert any(not torch.equal(tr.D.state_dict()[k], v) for k, v in d_before.items())
+    assert tr.opt_G.param_groups[0]["lr"] == 0.002
+    with pytest.raises(OptionError, match="needs a generator regulariser"):
+        GANTrainer(_TinyZG(), TinyD(), data, _cfg(regularizer_only_steps=2), tmp_path / "c")
+    with pytest.raises(OptionError, match="regularizer_only_lr"):
+        _cfg(regularizer_only_lr=0.0)

@@ -440,7 +440,8 @@ TC = ("train control --base {ws}/gen --predictor predictor_shapes3d --attributes
       "--group-dim 2 --steps 1 --threads 1 --out {ws}/ctl")
 for opt, v in (("--group-dim", "0"), ("--temperature", "nan"), ("--temperature", "0"),
                ("--pairs", "0"), ("--contrastive-weight", "-1"), ("--contrastive-interval", "0"),
-               ("--n-real", "10"), ("--steps", "0"), ("--kimg", "inf")):
+               ("--n-real", "10"), ("--steps", "0"), ("--kimg", "inf"),
+               ("--contrastive-warmup", "-1"), ("--warmup-lr", "0"), ("--warmup-lr", "nan")):
     add(_c(f"train-control{opt[1:]}-{v}", "train control", f"{TC} {opt} {v}", 2, [opt],
            f"{opt} {v}"))
 add(_c("train-control-distance-bogus", "train control", f"{TC} --distance bogus", 2,

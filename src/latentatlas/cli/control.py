@@ -31,12 +31,17 @@ def _csv(value: str | None) -> list[str] | None:
               show_default=True)
 @click.option("--temperature", type=FINITE_POSITIVE, default=4.0, show_default=True,
               help="Softmax temperature of the class-probability embeddings.")
-@click.option("--pairs", "n_pairs", type=click.IntRange(1), default=16, show_default=True,
+@click.option("--pairs", "n_pairs", type=click.IntRange(1), default=56, show_default=True,
               help="Pairs per contrastive step (each shares one group).")
 @click.option("--contrastive-weight", "weight", type=FINITE_POSITIVE, default=1.0,
               show_default=True)
 @click.option("--contrastive-interval", "interval", type=click.IntRange(1), default=1,
               show_default=True, help="Every this many G steps (lazy).")
+@click.option("--contrastive-warmup", "regularizer_only_steps", type=click.IntRange(0),
+              default=None, help="First steps trained by the contrastive loss alone (no "
+              "adversarial term; default 1500).")
+@click.option("--warmup-lr", "regularizer_only_lr", type=FINITE_POSITIVE, default=None,
+              help="G's learning rate in the warm-up (default 1e-3).")
 @click.option("--n-real", type=click.IntRange(100), default=2000, show_default=True,
               help="Real images that set the thresholds.")
 @click.option("--linear-start/--no-linear-start", "linear", default=True, show_default=True,

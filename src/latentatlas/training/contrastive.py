@@ -175,6 +175,7 @@ class GroupContrastiveHook:
     """
 
     name = "contrastive"
+    uses_batch = False  # it draws its own pairs: the regulariser-only warm-up skips G's batch
 
     def __init__(self, embedding: nn.Module, attributes: Sequence[dict[str, Any]],
                  z_slices: dict[str, slice], *, n_pairs: int = 16, distance: str = "l2",

@@ -33,7 +33,8 @@ from latentatlas.utils.errors import CheckpointError, OptionError
 CONTROL_TRAIN_DEFAULTS = {"batch": 32, "g_lr": 3e-4, "d_lr": 0.001, "r1_gamma": 0.5,
                           "pl_weight": 0.0, "style_mixing_prob": 0.0, "ema_kimg": 20.0,
                           "augment": "none", "checkpoint_every": 100, "sample_every": 500,
-                          "log_every": 25}
+                          "log_every": 25, "regularizer_only_steps": 1500,
+                          "regularizer_only_lr": 0.001}
 
 
 def control_groups(attributes: Sequence[str], w_dim: int, group_dim: int) -> list[dict]:
@@ -219,7 +220,7 @@ def _networks(plain: Any, groups: list[dict], seed: int):
 def run_control(out: str | os.PathLike, *, base: str = "shapes3d",
                 predictor: str = "predictor_shapes3d", data: str | None = None,
                 attributes: Sequence[str] | None = None, group_dim: int = 16,
-                distance: str = "l2", temperature: float = 4.0, n_pairs: int = 16,
+                distance: str = "l2", temperature: float = 4.0, n_pairs: int = 56,
                 weight: float = 1.0, interval: int = 1, n_real: int = 2000,
                 linear: bool = True,
                 overrides: dict[str, Any] | None = None, resume: bool = False,

@@ -112,7 +112,10 @@ class GANTrainConfig:
     G learns both orientations; do not use it where handedness is a factor). Speed: ``bf16``
     (torch.autocast around G and D), ``channels_last``. Outputs: ``checkpoint_every``,
     ``keep_checkpoints``, ``sample_every`` (grid of ``n_samples``), ``log_every``,
-    ``tensorboard``, ``progress``.
+    ``tensorboard``, ``progress``. ``regularizer_only_steps``: the first steps train G by its
+    regulariser hooks alone (no adversarial term, D untouched, no real images drawn; GAN-Control's
+    contrastive warm-up, see :mod:`latentatlas.training.control_run`), at G learning rate
+    ``regularizer_only_lr`` (None: ``g_lr``).
     ``seed`` fixes every random draw together with the step.
     """
 
@@ -152,6 +155,8 @@ class GANTrainConfig:
     log_every: int = 10
     tensorboard: bool = True
     progress: bool = True
+    regularizer_only_steps: int = 0
+    regularizer_only_lr: float | None = None  # G's learning rate in those steps (None: g_lr)
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
@@ -171,6 +176,9 @@ class GANTrainConfig:
             check_number(name, getattr(self, name), 1, integer=True)
         for name in ("checkpoint_every", "sample_every", "log_every"):
             check_number(name, getattr(self, name), 1, integer=True)
+        check_number("regularizer_only_steps", self.regularizer_only_steps, 0, integer=True)
+        if self.regularizer_only_lr is not None:
+            check_number("regularizer_only_lr", self.regularizer_only_lr, 0, low_open=True)
         for name in ("g_lr", "d_lr", "adam_eps"):
             check_number(name, getattr(self, name), 0, low_open=True)
         for name in ("r1_gamma", "pl_weight", "ada_kimg"):
@@ -300,6 +308,11 @@ class GANTrainer:
         for r in self.regularizers:
             if int(r.interval) < 1:
                 raise LatentAtlasError(f"regulariser {r.name!r}: interval must be >= 1")
+        if cfg.regularizer_only_steps and not self.regularizers:
+            from latentatlas.utils.errors import OptionError
+
+            raise OptionError("regularizer_only_steps needs a generator regulariser to train G "
+                              "with; without one those steps would do nothing")
         self.pl_mean = torch.zeros((), device=self.device)
         self.step = 0
         self._tb = None
@@ -493,16 +506,7 @@ class GANTrainer:
             if not torch.isfinite(loss):
                 bad.append("the generator loss")
             sums["loss_G"] += float(loss.detach()) / cfg.accum_steps
-            for reg in regs_due:
-                value = reg(self.G, z, ws, fake, step)
-                value = value.float().reshape(())
-                if not torch.isfinite(value):
-                    bad.append(f"generator regulariser {reg.name!r}")
-                sums[reg.name] = sums.get(reg.name, 0.0) + float(value.detach()) / cfg.accum_steps
-                for part, v in getattr(reg, "parts", {}).items():  # e.g. per-layer penalties
-                    key = f"{reg.name}/{part}"
-                    sums[key] = sums.get(key, 0.0) + float(v) / cfg.accum_steps
-                loss = loss + value * int(reg.interval)
+            loss = self._regularizer_terms(loss, regs_due, z, ws, fake, step, sums, bad)
             if do_pl:
                 loss = loss + self._path_length_term(z, c, gen, sums)
                 if not math.isfinite(sums.get("pl_penalty", 0.0)):
@@ -515,13 +519,68 @@ class GANTrainer:
                 w_mean = w.detach().float().mean(dim=0)
                 w_sum = w_mean if w_sum is None else w_sum + w_mean
         self.D.requires_grad_(True)
+        self._finish_g_step(step, regs_due, bad, w_sum, sums, stats)
+
+    def regularizer_step(self, step: int, stats: dict[str, float] | None = None) -> None:
+        """A G update by the regulariser hooks alone (the first ``regularizer_only_steps``): no
+        adversarial term, D untouched, no real images; the G batch is synthesised only for hooks
+        that read it (``uses_batch``, default True); EMA as usual."""
+        cfg = self.config
+        stats = stats if stats is not None else {}
+        gen = self._generator(step, _PHASE_G)
+        self.G.requires_grad_(True)
+        self.opt_G.zero_grad(set_to_none=True)
+        regs_due = [r for r in self.regularizers if step % int(r.interval) == 0]
+        if not regs_due:  # a lazy hook's off step: nothing trains G
+            self._update_ema(step)
+            return
+        bad: list[str] = []
+        sums: dict[str, float] = {}
+        w_sum = None
+        for _micro in range(cfg.accum_steps):
+            z, c = self._sample_z(self.micro_batch, gen)
+            fake = ws = w = None
+            if any(getattr(r, "uses_batch", True) for r in regs_due):
+                with self._autocast():
+                    fake, ws, w = self._generate(self.G, z, c, gen, cfg.style_mixing_prob)
+            loss = self._regularizer_terms(torch.zeros((), device=self.device), regs_due, z, ws,
+                                           fake, step, sums, bad)
+            total = loss / cfg.accum_steps
+            if bad:
+                total = torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
+            total.backward()
+            if w is not None:
+                w_mean = w.detach().float().mean(dim=0)
+                w_sum = w_mean if w_sum is None else w_sum + w_mean
+        self._finish_g_step(step, regs_due, bad, w_sum, sums, stats)
+
+    def _regularizer_terms(self, loss: torch.Tensor, regs_due, z, ws, fake, step: int,
+                           sums: dict[str, float], bad: list[str]) -> torch.Tensor:
+        """``loss`` plus the due hooks' values (each times its interval: lazy regularisation);
+        their values and parts are added to ``sums``, non-finite ones named in ``bad``."""
+        cfg = self.config
+        for reg in regs_due:
+            value = reg(self.G, z, ws, fake, step)
+            value = value.float().reshape(())
+            if not torch.isfinite(value):
+                bad.append(f"generator regulariser {reg.name!r}")
+            sums[reg.name] = sums.get(reg.name, 0.0) + float(value.detach()) / cfg.accum_steps
+            for part, v in getattr(reg, "parts", {}).items():  # e.g. per-layer penalties
+                key = f"{reg.name}/{part}"
+                sums[key] = sums.get(key, 0.0) + float(v) / cfg.accum_steps
+            loss = loss + value * int(reg.interval)
+        return loss
+
+    def _finish_g_step(self, step: int, regs_due, bad: list[str], w_sum, sums: dict[str, float],
+                       stats: dict[str, float]) -> None:
+        """Check, step G (and the hooks' own networks), track w_avg, EMA, collect the stats."""
         self._sync_and_check(self.G, bad, step)
         self.opt_G.step()
         for reg in regs_due:  # hooks with networks of their own (InfoGAN's Q, GAN-VP's P)
             if hasattr(reg, "optimizer_step"):
                 reg.optimizer_step()
         if w_sum is not None:
-            self._update_w_avg(w_sum / cfg.accum_steps)
+            self._update_w_avg(w_sum / self.config.accum_steps)
         self._update_ema(step)
         reg_keys = {r.name for r in regs_due}
         self._last_reg_stats.update({k: v for k, v in sums.items()
@@ -568,8 +627,17 @@ class GANTrainer:
         """One full iteration (D step, G step, EMA, augmentation update) for 0-based ``step``."""
         torch.manual_seed(_step_seed(self.config.seed, step, self.rank, _PHASE_NOISE))
         stats: dict[str, float] = {}
-        self.discriminator_step(step, stats)
-        self.generator_step(step, stats)
+        cfg = self.config
+        if cfg.regularizer_only_steps:  # set every step: a resumed run gets the same rate
+            warm = step < cfg.regularizer_only_steps
+            lr = cfg.regularizer_only_lr if warm and cfg.regularizer_only_lr else cfg.g_lr
+            for group in self.opt_G.param_groups:
+                group["lr"] = lr
+        if step < cfg.regularizer_only_steps:
+            self.regularizer_step(step, stats)
+        else:
+            self.discriminator_step(step, stats)
+            self.generator_step(step, stats)
         self.augmenter.update(step + 1, self._all_reduce if self.world > 1 else None)
         if self.augmenter.mode != "none":
             stats["augment_p"] = self.augmenter.p
@@ -838,9 +906,10 @@ class GANTrainer:
                     stats["images_per_s"] = images_per_s
                     if self.rank == 0:
                         self._log({"step": done, "kimg": done * cfg.batch / 1000, **stats})
+                        shown = {k: f"{stats[key]:.3f}" for k, key in
+                                 (("D", "loss_D"), ("G", "loss_G")) if key in stats}
                         bar.set_postfix(
-                            D=f"{stats['loss_D']:.3f}", G=f"{stats['loss_G']:.3f}",
-                            img_s=f"{images_per_s:.0f}",
+                            **shown, img_s=f"{images_per_s:.0f}",
                             **({"p": f"{self.augmenter.p:.2f}"} if "augment_p" in stats else {}),
                         )
                 bar.update(1)
