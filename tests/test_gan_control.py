@@ -204,6 +204,53 @@ def test_controller_on_a_linear_toy_hits_the_target_value():
     assert np.allclose(walked[:, 3:], w[:, 3:].numpy())
 
 
+class _TailsToy(_LinearToy):
+    """Group 'a' is one column; the image is that column: class 1 = |a| < 1, class 0 = the two
+    tails. Class 0's codes are not convex: their median (about 0) lies in class 1."""
+
+    def group_slices(self, space="w"):
+        return {"a": slice(0, 1), "other": slice(1, 6)}
+
+    def synthesize(self, w, space="w"):
+        return w[:, :1, None, None].expand(-1, 1, 4, 4)
+
+
+def _tails_reader(images):
+    a = images.mean(dim=(1, 2, 3))
+    logit_inside = 6.0 * (1.0 - a.square())
+    return {"a": torch.stack([torch.nn.functional.logsigmoid(-logit_inside),
+                              torch.nn.functional.logsigmoid(logit_inside)], dim=1)}
+
+
+def test_attribute_reconstruction_fixes_a_value_whose_median_lies_elsewhere():
+    """The reference's intended (but typo-disabled) attribute loss: the L1 controller sets
+    class 0 to the median of its codes, which reads as class 1; tuned through G and the reader
+    it reaches a tail. Class 1 stays right."""
+    toy = _TailsToy()
+
+    def measure(images):
+        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+
+    spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
+    kw = dict(n_samples=2000, steps=300, hidden=32, progress=False, seed=0)
+    w = torch.randn(64, 6, generator=torch.Generator().manual_seed(5))
+
+    def accuracy(cs, value):
+        with torch.no_grad():
+            return float((measure(toy.synthesize(cs.set_w(w, {"a": value})))["a"] == value)
+                         .mean())
+
+    plain, _ = fit_controllers(toy, measure, spec, **kw)
+    assert accuracy(plain, 0) == 0.0 and accuracy(plain, 1) == 1.0
+    tuned, report = fit_controllers(toy, measure, spec, reader=_tails_reader,
+                                    attribute_steps=200, attribute_weight=1.0, **kw)
+    assert accuracy(tuned, 0) == 1.0 and accuracy(tuned, 1) == 1.0
+    tuning = report["a"]["attribute_tuning"]
+    assert tuning["steps"] == 200 and tuning["final_attribute_loss"] < 0.5  # from about 3
+    with pytest.raises(OptionError, match="needs a reader"):
+        fit_controllers(toy, measure, spec, attribute_steps=5, **kw)
+
+
 def test_controller_refuses_unknown_attributes_and_unseen_values():
     cs = ControllerSet([{"name": "hue", "kind": "categorical", "group": "g", "num_classes": 10},
                         {"name": "scale", "kind": "continuous", "group": "h", "low": 0.0,

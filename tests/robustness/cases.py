@@ -460,6 +460,10 @@ add(_c("train-control-no-data", "train control", TC, 2, ["give --data"],
 add(_c("train-controllers-not-a-control-run", "train controllers",
        "train controllers --run {ws}/run", 2, ["not a finished", "train control"],
        "--run a plain GAN run"))
+for opt, v in (("--attribute-steps", "-1"), ("--attribute-weight", "nan"),
+               ("--attribute-weight", "0")):
+    add(_c(f"train-controllers{opt[1:]}-{v}", "train controllers",
+           f"train controllers --run {{ws}}/run {opt} {v}", 2, [opt], f"{opt} {v}"))
 CT = "control --model {ws}/gen --set floor_hue=3 --out {ws}/ctl.png"
 add(_c("control-no-controllers", "control", CT, 2, ["no controllers", "train controllers"],
        "--model a generator without controllers"))

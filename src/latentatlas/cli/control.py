@@ -86,17 +86,24 @@ def train_control_cmd(base, predictor, data, attributes, group_dim, distance, te
                    "index) instead of a class, e.g. scale,orientation.")
 @click.option("--samples", "n_samples", type=click.IntRange(100), default=20000,
               show_default=True, help="(w, attribute) pairs to train on.")
-@click.option("--steps", type=click.IntRange(1), default=2000, show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=2000, show_default=True,
+              help="Steps of the L1 fit (value -> the group's w).")
+@click.option("--attribute-steps", type=click.IntRange(0), default=300, show_default=True,
+              help="Then steps of attribute reconstruction through G and the predictor "
+                   "(0: L1 alone, the reference's effective loss).")
+@click.option("--attribute-weight", type=FINITE_POSITIVE, default=1.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing controllers.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
-def train_controllers_cmd(run_dir, continuous, n_samples, steps, seed, overwrite,
-                          threads) -> None:
+def train_controllers_cmd(run_dir, continuous, n_samples, steps, attribute_steps,
+                          attribute_weight, seed, overwrite, threads) -> None:
     """Fit the per-attribute controllers of a GAN-Control run into RUN/model/controllers."""
     from latentatlas.pipelines.control import train_controllers
 
     report = train_controllers(run_dir, continuous=_csv(continuous) or (), n_samples=n_samples,
-                               steps=steps, seed=seed, overwrite=overwrite, threads=threads,
+                               steps=steps, attribute_steps=attribute_steps,
+                               attribute_weight=attribute_weight, seed=seed,
+                               overwrite=overwrite, threads=threads,
                                command=options_command_line("latentatlas train controllers"))
     for name, r in report["attributes"].items():
         click.echo(f"{name}: held-out L1 {r['heldout_l1']:.4f} vs {r['median_l1']:.4f} "

@@ -56,17 +56,25 @@ def load_controlled(model: str | os.PathLike):
 
 
 def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] = (),
-                      n_samples: int = 20000, steps: int = 2000, seed: int = 0,
+                      n_samples: int = 20000, steps: int = 2000, attribute_steps: int = 300,
+                      attribute_weight: float = 1.0, seed: int = 0,
                       overwrite: bool = False, threads: int | None = None,
                       command: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Fit controllers for every attribute of a ``train control`` run (its control.json) on
     its model (G_ema) and save them in ``RUN/model/controllers`` with a report
-    (``controllers.json``). Returns the report."""
+    (``controllers.json``): the L1 fit, then ``attribute_steps`` of attribute reconstruction
+    through G and the run's predictor (0: the reference's effective L1 alone; see
+    :mod:`latentatlas.training.controllers`). Returns the report."""
     import torch
 
     from latentatlas.io.persistence import save_model
     from latentatlas.models import load
-    from latentatlas.training.controllers import default_kinds, fit_controllers, predictor_values
+    from latentatlas.training.controllers import (
+        default_kinds,
+        fit_controllers,
+        predictor_reader,
+        predictor_values,
+    )
     from latentatlas.utils.atomic import atomic_write_json
     from latentatlas.utils.outputs import check_new_folder
     from latentatlas.utils.runinfo import write_run_record
@@ -90,12 +98,14 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
     attrs = [dict(a, group=a["name"]) for a in
              default_kinds(P, record["attributes"], continuous)]
     cs, report = fit_controllers(G, predictor_values(P, attrs), attrs, n_samples=n_samples,
-                                 steps=steps, seed=seed, progress=progress)
-    save_model(cs, out, metadata={"predictor": record["predictor"], "seed": seed,
-                                  "n_samples": n_samples, "steps": steps})
-    result = {"folder": str(out), "attributes": report, "command": command,
-              "config": {"n_samples": n_samples, "steps": steps, "seed": seed,
-                         "continuous": list(continuous)}}
+                                 steps=steps, seed=seed, reader=predictor_reader(P, attrs),
+                                 attribute_steps=attribute_steps,
+                                 attribute_weight=attribute_weight, progress=progress)
+    config = {"n_samples": n_samples, "steps": steps, "attribute_steps": attribute_steps,
+              "attribute_weight": attribute_weight, "seed": seed,
+              "continuous": list(continuous)}
+    save_model(cs, out, metadata={"predictor": record["predictor"], **config})
+    result = {"folder": str(out), "attributes": report, "command": command, "config": config}
     atomic_write_json(out / "controllers.json", result)
     write_run_record(out, command=command or "latentatlas train controllers",
                      config={"run": str(run), **result["config"]}, seed=seed, metrics=report)

@@ -6,6 +6,17 @@ slice of w) with the L1 loss, as the reference (its controllers' only active los
 MLP's output the coordinate-wise median of the w_k that give y_k: a typical code of the group
 for that value. A fifth of the pairs is held out; the report gives each attribute's held-out L1
 beside the L1 of ignoring y (the median w_k), so a controller that learned nothing shows.
+
+The median of a value's codes need not give that value: where a group lays its values on a ring
+(a hue), the median of an arc lies inside the ring, in another value's region (measured on
+shapes3d: floor hues 2 and 3 set from the median both rendered as hue 8, while the group alone
+decided the hue). The reference's controller config lists an attribute-reconstruction loss
+beside the latent one, but a typo in its loss names leaves it inactive (WAVE2_FACTS section 9).
+``attribute_steps`` > 0 turns it on: after the L1 fit, the MLP is tuned on
+L1 + ``attribute_weight`` x the attribute's reconstruction loss, the predictor reading
+G(w with the group set to the controller's output for a random value) (cross-entropy for a
+class, |error| / range for a number; :func:`predictor_reader`); the other groups come from
+sampled codes, as in the measurement.
 """
 
 from __future__ import annotations
@@ -36,13 +47,44 @@ def read_heads(predictor: Any, images: torch.Tensor, heads: Sequence[str]
         kind = predictor.head(h)["kind"]
         if kind == "multiclass":
             out[h] = p.argmax(1).numpy()
-            out[f"{h}:index"] = (p @ torch.arange(p.shape[1], dtype=p.dtype)).numpy()
+            out[f"{h}:index"] = expected_index(p).numpy()
         elif kind == "binary":
             out[h] = (p > 0.5).long().numpy()
             out[f"{h}:probability"] = p.numpy()
         else:
             out[h] = p.numpy()
     return out
+
+
+def expected_index(probabilities: torch.Tensor) -> torch.Tensor:
+    """sum_k k P(k) of class probabilities [N, K]: an ordered factor's value."""
+    p = probabilities
+    return p @ torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
+
+
+def predictor_reader(predictor: Any, attributes: Sequence[dict[str, Any]]
+                     ) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+    """images -> {name: tensor}, differentiable, reading what :func:`predictor_values` reads: a
+    categorical attribute's log class probabilities [N, K] (a binary head as two classes), a
+    continuous one's value [N] (expected class index, probability or regression value)."""
+    kinds = {a["name"]: a["kind"] for a in attributes}
+    for name in kinds:
+        predictor.head(name)  # KeyError names the heads
+
+    def read(images: torch.Tensor) -> dict[str, torch.Tensor]:
+        pred = predictor.predict(images)
+        out = {}
+        for name, kind in kinds.items():
+            p, head = pred[name].float(), predictor.head(name)["kind"]
+            if head == "binary":
+                p = torch.stack([1 - p, p], dim=1) if kind == "categorical" else p
+            if kind == "categorical":
+                out[name] = p.clamp_min(1e-12).log()
+            else:
+                out[name] = expected_index(p) if head == "multiclass" else p
+        return out
+
+    return read
 
 
 def predictor_values(predictor: Any, attributes: Sequence[dict[str, Any]]
@@ -96,9 +138,14 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
                     attributes: Sequence[dict[str, Any]], *, n_samples: int = 20000,
                     steps: int = 2000, batch: int = 128, lr: float = 1e-3, hidden: int = 512,
                     layers: int = 4, seed: int = 0, batch_size: int = 64,
-                    progress: bool = True) -> tuple[ControllerSet, dict[str, Any]]:
+                    reader: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
+                    attribute_steps: int = 0, attribute_weight: float = 1.0,
+                    attribute_batch: int = 16, progress: bool = True
+                    ) -> tuple[ControllerSet, dict[str, Any]]:
     """Controllers for ``attributes`` (``[{"name", "group", "kind"[, "num_classes"]}]``) of a
-    grouped generator ``G``, from ``n_samples`` (w, measure(G(w))) pairs (module docstring).
+    grouped generator ``G``, from ``n_samples`` (w, measure(G(w))) pairs (module docstring);
+    with ``attribute_steps`` > 0, then tuned with the attribute-reconstruction loss read by
+    ``reader`` (:func:`predictor_reader`) on batches of ``attribute_batch`` images.
 
     Returns the set and a report per attribute: held-out L1 of the controller and of the median
     w_k (ignoring y), their ratio, and the values' range. Deterministic for a seed.
@@ -107,6 +154,11 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
     check_number("steps", steps, 1, integer=True)
     check_number("batch", batch, 1, integer=True)
     check_number("lr", lr, 0.0, low_open=True)
+    check_number("attribute_steps", attribute_steps, 0, integer=True)
+    check_number("attribute_weight", attribute_weight, 0.0)
+    check_number("attribute_batch", attribute_batch, 1, integer=True)
+    if attribute_steps and reader is None:
+        raise OptionError("attribute_steps needs a reader (images -> attribute tensors)")
     slices = G.group_slices("w")
     for a in attributes:
         if a.get("group") not in slices:
@@ -134,6 +186,11 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
     for a in cs.attributes:
         report[a["name"]] = _fit_one(cs, a, w, values[a["name"]], n_val, steps, batch, lr,
                                      seed, progress)
+        if attribute_steps:
+            report[a["name"]]["attribute_tuning"] = _tune_one(
+                cs, a, G, reader, w, values[a["name"]], n_val,
+                {"steps": attribute_steps, "weight": attribute_weight, "batch": attribute_batch,
+                 "latent_batch": batch, "lr": lr}, seed, progress)
     return cs.eval(), report
 
 
@@ -163,4 +220,53 @@ def _fit_one(cs: ControllerSet, a: dict[str, Any], w: torch.Tensor, y: np.ndarra
             "values": {"min": float(np.min(y)), "max": float(np.max(y))}}
 
 
-__all__ = ["default_kinds", "fit_controllers", "predictor_values", "read_heads"]
+def _random_targets(a: dict[str, Any], n: int, g: torch.Generator) -> np.ndarray:
+    """n values drawn uniformly from what the controller takes (classes / [low, high])."""
+    if a["kind"] == "categorical":
+        return torch.randint(0, a["num_classes"], (n,), generator=g).numpy()
+    u = torch.rand(n, generator=g, dtype=torch.float64).numpy()
+    return a["low"] + u * (a["high"] - a["low"])
+
+
+def _tune_one(cs: ControllerSet, a: dict[str, Any], G: Any, reader: Callable, w: torch.Tensor,
+              y: np.ndarray, n_val: int, opts: dict[str, Any], seed: int,
+              progress: bool) -> dict[str, Any]:
+    """The attribute-reconstruction phase of one controller (module docstring): each step, L1
+    on a batch of training pairs plus weight x the reconstruction loss of random values set on
+    sampled codes (the training codes; G frozen). Returns the last 10 % of steps' mean losses."""
+    lo, hi = cs.w_slices[a["group"]]
+    x = cs.encode(a["name"], np.clip(y, a.get("low", -np.inf), a.get("high", np.inf)))
+    x_tr, t_tr, w_tr = x[n_val:], w[n_val:, lo:hi], w[n_val:]
+    mlp = cs.mlps[a["name"]].train()
+    opt = torch.optim.Adam(mlp.parameters(), lr=opts["lr"])
+    g = torch.Generator().manual_seed(seed + 2)
+    G.requires_grad_(False)
+    span = 1.0 if a["kind"] == "categorical" else (a["high"] - a["low"])
+    tail: list[tuple[float, float]] = []
+    for step in tqdm(range(opts["steps"]), desc=f"controller {a['name']} (attribute)",
+                     disable=not progress, leave=False):
+        idx = torch.randint(0, x_tr.shape[0], (opts["latent_batch"],), generator=g)
+        latent = (mlp(x_tr[idx]) - t_tr[idx]).abs().mean()
+        target = _random_targets(a, opts["batch"], g)
+        codes = w_tr[torch.randint(0, w_tr.shape[0], (opts["batch"],), generator=g)].clone()
+        codes[:, lo:hi] = mlp(cs.encode(a["name"], target))
+        images = G.synthesize(codes.to(G.device), "w")  # const noise, as measured
+        read = reader(images.float().clamp(-1, 1))[a["name"]].cpu()
+        if a["kind"] == "categorical":
+            attr = torch.nn.functional.nll_loss(read, torch.as_tensor(target))
+        else:
+            attr = (read - torch.as_tensor(target, dtype=read.dtype)).abs().mean() / span
+        loss = latent + opts["weight"] * attr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step >= opts["steps"] * 0.9:
+            tail.append((float(latent.detach()), float(attr.detach())))
+    mlp.eval()
+    return {"steps": int(opts["steps"]), "weight": float(opts["weight"]),
+            "batch": int(opts["batch"]), "final_latent_l1": float(np.mean([t[0] for t in tail])),
+            "final_attribute_loss": float(np.mean([t[1] for t in tail]))}
+
+
+__all__ = ["default_kinds", "expected_index", "fit_controllers", "predictor_reader",
+           "predictor_values", "read_heads"]
