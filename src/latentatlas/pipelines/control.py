@@ -57,14 +57,15 @@ def load_controlled(model: str | os.PathLike):
 
 def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] = (),
                       n_samples: int = 20000, steps: int = 2000, attribute_steps: int = 300,
-                      attribute_weight: float = 1.0, seed: int = 0,
+                      attribute_weight: float = 1.0, keep_weight: float = 1.0, seed: int = 0,
                       overwrite: bool = False, threads: int | None = None,
                       command: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Fit controllers for every attribute of a ``train control`` run (its control.json) on
     its model (G_ema) and save them in ``RUN/model/controllers`` with a report
     (``controllers.json``): the L1 fit, then ``attribute_steps`` of attribute reconstruction
-    through G and the run's predictor (0: the reference's effective L1 alone; see
-    :mod:`latentatlas.training.controllers`). Returns the report."""
+    through G and the run's predictor (0: the reference's effective L1 alone), keeping the other
+    attributes' readings with ``keep_weight`` (see :mod:`latentatlas.training.controllers`).
+    Returns the report."""
     import torch
 
     from latentatlas.io.persistence import save_model
@@ -100,9 +101,10 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
     cs, report = fit_controllers(G, predictor_values(P, attrs), attrs, n_samples=n_samples,
                                  steps=steps, seed=seed, reader=predictor_reader(P, attrs),
                                  attribute_steps=attribute_steps,
-                                 attribute_weight=attribute_weight, progress=progress)
+                                 attribute_weight=attribute_weight, keep_weight=keep_weight,
+                                 progress=progress)
     config = {"n_samples": n_samples, "steps": steps, "attribute_steps": attribute_steps,
-              "attribute_weight": attribute_weight, "seed": seed,
+              "attribute_weight": attribute_weight, "keep_weight": keep_weight, "seed": seed,
               "continuous": list(continuous)}
     save_model(cs, out, metadata={"predictor": record["predictor"], **config})
     result = {"folder": str(out), "attributes": report, "command": command, "config": config}

@@ -16,7 +16,11 @@ beside the latent one, but a typo in its loss names leaves it inactive (WAVE2_FA
 L1 + ``attribute_weight`` x the attribute's reconstruction loss, the predictor reading
 G(w with the group set to the controller's output for a random value) (cross-entropy for a
 class, |error| / range for a number; :func:`predictor_reader`); the other groups come from
-sampled codes, as in the measurement.
+sampled codes, as in the measurement. Pushing one reading to a class can drag the others
+along (an off-distribution group code); ``keep_weight`` > 0 adds the other controlled
+attributes' change (their reading on the edited image against the unedited one's class or
+value), which GAN-Control asks of a controller (set one attribute, keep the rest) but its
+reference code does not train for.
 """
 
 from __future__ import annotations
@@ -140,7 +144,8 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
                     layers: int = 4, seed: int = 0, batch_size: int = 64,
                     reader: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
                     attribute_steps: int = 0, attribute_weight: float = 1.0,
-                    attribute_batch: int = 16, progress: bool = True
+                    keep_weight: float = 0.0, attribute_batch: int = 16,
+                    progress: bool = True
                     ) -> tuple[ControllerSet, dict[str, Any]]:
     """Controllers for ``attributes`` (``[{"name", "group", "kind"[, "num_classes"]}]``) of a
     grouped generator ``G``, from ``n_samples`` (w, measure(G(w))) pairs (module docstring);
@@ -156,6 +161,7 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
     check_number("lr", lr, 0.0, low_open=True)
     check_number("attribute_steps", attribute_steps, 0, integer=True)
     check_number("attribute_weight", attribute_weight, 0.0)
+    check_number("keep_weight", keep_weight, 0.0)
     check_number("attribute_batch", attribute_batch, 1, integer=True)
     if attribute_steps and reader is None:
         raise OptionError("attribute_steps needs a reader (images -> attribute tensors)")
@@ -190,7 +196,7 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
             report[a["name"]]["attribute_tuning"] = _tune_one(
                 cs, a, G, reader, w, values[a["name"]], n_val,
                 {"steps": attribute_steps, "weight": attribute_weight, "batch": attribute_batch,
-                 "latent_batch": batch, "lr": lr}, seed, progress)
+                 "keep_weight": keep_weight, "latent_batch": batch, "lr": lr}, seed, progress)
     return cs.eval(), report
 
 
@@ -228,44 +234,62 @@ def _random_targets(a: dict[str, Any], n: int, g: torch.Generator) -> np.ndarray
     return a["low"] + u * (a["high"] - a["low"])
 
 
+def _reading_loss(a: dict[str, Any], read: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """How far a reading is from a target: cross-entropy to a class (``read``: log
+    probabilities), |error| / the value range for a number."""
+    if a["kind"] == "categorical":
+        return torch.nn.functional.nll_loss(read, target.long())
+    return (read - target.to(read.dtype)).abs().mean() / (a["high"] - a["low"])
+
+
 def _tune_one(cs: ControllerSet, a: dict[str, Any], G: Any, reader: Callable, w: torch.Tensor,
               y: np.ndarray, n_val: int, opts: dict[str, Any], seed: int,
               progress: bool) -> dict[str, Any]:
     """The attribute-reconstruction phase of one controller (module docstring): each step, L1
-    on a batch of training pairs plus weight x the reconstruction loss of random values set on
-    sampled codes (the training codes; G frozen). Returns the last 10 % of steps' mean losses."""
+    on a batch of training pairs plus ``weight`` x the reconstruction loss of random values set
+    on sampled codes (the training codes; G frozen) plus ``keep_weight`` x the other controlled
+    attributes' change (their reading on the edited image against the unedited one's class /
+    value). Returns the last 10 % of steps' mean losses."""
     lo, hi = cs.w_slices[a["group"]]
     x = cs.encode(a["name"], np.clip(y, a.get("low", -np.inf), a.get("high", np.inf)))
     x_tr, t_tr, w_tr = x[n_val:], w[n_val:, lo:hi], w[n_val:]
+    others = [b for b in cs.attributes if b["name"] != a["name"]]
+    keep_w = float(opts.get("keep_weight", 0.0)) if others else 0.0
     mlp = cs.mlps[a["name"]].train()
     opt = torch.optim.Adam(mlp.parameters(), lr=opts["lr"])
     g = torch.Generator().manual_seed(seed + 2)
     G.requires_grad_(False)
-    span = 1.0 if a["kind"] == "categorical" else (a["high"] - a["low"])
-    tail: list[tuple[float, float]] = []
+    tail: list[tuple[float, float, float]] = []
     for step in tqdm(range(opts["steps"]), desc=f"controller {a['name']} (attribute)",
                      disable=not progress, leave=False):
         idx = torch.randint(0, x_tr.shape[0], (opts["latent_batch"],), generator=g)
         latent = (mlp(x_tr[idx]) - t_tr[idx]).abs().mean()
         target = _random_targets(a, opts["batch"], g)
-        codes = w_tr[torch.randint(0, w_tr.shape[0], (opts["batch"],), generator=g)].clone()
-        codes[:, lo:hi] = mlp(cs.encode(a["name"], target))
-        images = G.synthesize(codes.to(G.device), "w")  # const noise, as measured
-        read = reader(images.float().clamp(-1, 1))[a["name"]].cpu()
-        if a["kind"] == "categorical":
-            attr = torch.nn.functional.nll_loss(read, torch.as_tensor(target))
-        else:
-            attr = (read - torch.as_tensor(target, dtype=read.dtype)).abs().mean() / span
-        loss = latent + opts["weight"] * attr
+        codes = w_tr[torch.randint(0, w_tr.shape[0], (opts["batch"],), generator=g)]
+        edited = codes.clone()
+        edited[:, lo:hi] = mlp(cs.encode(a["name"], target))
+        read = reader(G.synthesize(edited.to(G.device), "w").float().clamp(-1, 1))  # const noise
+        attr = _reading_loss(a, read[a["name"]].cpu(), torch.as_tensor(target))
+        keep = torch.zeros(())
+        if keep_w:
+            with torch.no_grad():
+                before = reader(G.synthesize(codes.to(G.device), "w").float().clamp(-1, 1))
+            for b in others:
+                ref = before[b["name"]].cpu()
+                ref = ref.argmax(1) if b["kind"] == "categorical" else ref
+                keep = keep + _reading_loss(b, read[b["name"]].cpu(), ref) / len(others)
+        loss = latent + opts["weight"] * attr + keep_w * keep
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step >= opts["steps"] * 0.9:
-            tail.append((float(latent.detach()), float(attr.detach())))
+            tail.append((float(latent.detach()), float(attr.detach()), float(keep.detach())))
     mlp.eval()
     return {"steps": int(opts["steps"]), "weight": float(opts["weight"]),
-            "batch": int(opts["batch"]), "final_latent_l1": float(np.mean([t[0] for t in tail])),
-            "final_attribute_loss": float(np.mean([t[1] for t in tail]))}
+            "keep_weight": keep_w, "batch": int(opts["batch"]),
+            "final_latent_l1": float(np.mean([t[0] for t in tail])),
+            "final_attribute_loss": float(np.mean([t[1] for t in tail])),
+            "final_keep_loss": float(np.mean([t[2] for t in tail]))}
 
 
 __all__ = ["default_kinds", "expected_index", "fit_controllers", "predictor_reader",
