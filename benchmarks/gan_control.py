@@ -170,7 +170,8 @@ def card(result: dict, ifg: dict) -> str:
         "network, warm-started, with one 16-column latent group (own mapping network) per "
         "factor of predictor_shapes3d (floor_hue, wall_hue, object_hue, scale, shape, "
         "orientation) and 'other' (32), trained with the contrastive loss; `controllers/` holds "
-        "one controller per factor (class index -> the group's w).",
+        "one controller per factor (class index -> the group's w; the L1 fit, then 300 steps "
+        "of attribute reconstruction keeping the other factors, see docs/gan_control.md).",
         "",
         "```python",
         "from latentatlas.pipelines.control import load_controlled",

@@ -689,7 +689,7 @@ class GANTrainer:
             raise CheckpointError(
                 f"{where}: was trained on {state['data']!r}, this run's data is {data_name!r}; "
                 "resume with the same --data (and --factor-range), or start a new --out")
-        for key in ("batch", "seed", "augment"):
+        for key in ("batch", "seed", "augment", "regularizer_only_steps", "regularizer_only_lr"):
             if key in saved and saved[key] != getattr(self.config, key):
                 warnings.warn(
                     f"{where}: saved {key}={saved[key]!r} differs from this run's "
