@@ -461,7 +461,8 @@ add(_c("train-controllers-not-a-control-run", "train controllers",
        "train controllers --run {ws}/run", 2, ["not a finished", "train control"],
        "--run a plain GAN run"))
 for opt, v in (("--attribute-steps", "-1"), ("--attribute-weight", "nan"),
-               ("--attribute-weight", "0"), ("--keep-weight", "-1"), ("--keep-weight", "inf")):
+               ("--attribute-weight", "0"), ("--keep-weight", "-1"), ("--keep-weight", "inf"),
+               ("--hidden", "0")):
     add(_c(f"train-controllers{opt[1:]}-{v}", "train controllers",
            f"train controllers --run {{ws}}/run {opt} {v}", 2, [opt], f"{opt} {v}"))
 CT = "control --model {ws}/gen --set floor_hue=3 --out {ws}/ctl.png"

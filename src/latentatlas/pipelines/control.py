@@ -57,7 +57,8 @@ def load_controlled(model: str | os.PathLike):
 
 def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] = (),
                       n_samples: int = 20000, steps: int = 2000, attribute_steps: int = 300,
-                      attribute_weight: float = 1.0, keep_weight: float = 1.0, seed: int = 0,
+                      attribute_weight: float = 1.0, keep_weight: float = 1.0,
+                      hidden: int = 512, seed: int = 0,
                       overwrite: bool = False, threads: int | None = None,
                       command: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Fit controllers for every attribute of a ``train control`` run (its control.json) on
@@ -102,9 +103,10 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
                                  steps=steps, seed=seed, reader=predictor_reader(P, attrs),
                                  attribute_steps=attribute_steps,
                                  attribute_weight=attribute_weight, keep_weight=keep_weight,
-                                 progress=progress)
+                                 hidden=hidden, progress=progress)
     config = {"n_samples": n_samples, "steps": steps, "attribute_steps": attribute_steps,
-              "attribute_weight": attribute_weight, "keep_weight": keep_weight, "seed": seed,
+              "attribute_weight": attribute_weight, "keep_weight": keep_weight,
+              "hidden": hidden, "seed": seed,
               "continuous": list(continuous)}
     save_model(cs, out, metadata={"predictor": record["predictor"], **config})
     result = {"folder": str(out), "attributes": report, "command": command, "config": config}
