@@ -10,9 +10,11 @@
 
 The run: ``latentatlas train control`` defaults (warm start from the shipped shapes3d StyleGAN2
 with the linear start, 6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class
-probabilities at temperature 4, L2 distances, 56 pairs per step, weight 1, the first 1,500
-steps trained by the contrastive loss alone at G lr 1e-3, then the GAN at G lr 3e-4 / D lr 1e-3)
-for ``KIMG`` kimg:
+probabilities at temperature 4, L2 distances, 56 pairs per step, weight 1), the first
+``WARMUP`` (2,500; the CLI default is 1,500) steps trained by the contrastive loss alone at G lr
+1e-3, then the GAN at G lr 3e-4 / D lr 1e-3, for ``KIMG`` kimg (the measured run was stopped at
+step 8,250, exported with ``latentatlas train export-gan --run runs/shapes3d_control --step
+8250 --out runs/shapes3d_control/model``):
 
     latentatlas train control --out runs/shapes3d_control --kimg 300 --contrastive-warmup 2500 \
         --checkpoint-every 250 --threads 2
@@ -95,9 +97,13 @@ def measure() -> None:
         length = {"kimg": metrics.get("kimg"), "seconds": metrics.get("train_seconds_total")}
     else:
         meta = json.loads((RUN / "model" / "config.json").read_text())["metadata"]
-        length = {"kimg": meta.get("kimg"), "seconds": None, "stopped_early": True}
+        length = {"kimg": meta.get("kimg"), "steps": meta.get("steps"),
+                  "seconds": _checkpoint_seconds(ROOT / meta["exported_from"]),
+                  "stopped_early": True}
     tconf = json.loads((RUN / "training_config.json").read_text())
     length["warmup_steps"] = tconf["train"].get("regularizer_only_steps", 0)
+    if length.get("steps"):  # real images shown: the warm-up steps show none
+        length["gan_kimg"] = (length["steps"] - length["warmup_steps"]) * 32 / 1000
     result = {"control": rep, "quality": {k: {m: q.get(m) for m in ("frechet", "frechet_floor",
                                                                     "kid", "class_coverage")}
                                           for k, q in quality.items()},
@@ -108,6 +114,19 @@ def measure() -> None:
     atomic_write_json(RESULTS / "gan_control.json", result)
     ifg = RESULTS / "gan_control_interfacegan.json"
     _print_table(rep, json.loads(ifg.read_text()) if ifg.is_file() else {})
+
+
+def _checkpoint_seconds(path: Path) -> float | None:
+    """Training seconds recorded in a trainer checkpoint (summed over resumed sessions)."""
+    import re
+
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as f:
+        found = re.search(r'"train_seconds", ([0-9.eE+-]+)', f.metadata().get("structure", ""))
+    return float(found.group(1)) if found else None
 
 
 def _print_table(control: dict, ifg: dict) -> None:
@@ -190,11 +209,13 @@ def card(result: dict, ifg: dict) -> str:
         "",
         "## Training",
         "",
-        f"- {tr['kimg']} kimg of batch 32: the first {tr.get('warmup_steps', 0)} steps "
-        "trained by the contrastive loss alone (G lr 1e-3), then the GAN (G lr 3e-4, D lr 1e-3, "
-        "R1 0.5, no path length, no style mixing) with it; "
-        + (f"{tr['seconds'] / 3600:.2f} h" if tr.get("seconds") else "stopped early")
-        + " on a 2-core CPU",
+        f"- {tr.get('steps')} steps of batch 32: the first {tr.get('warmup_steps', 0)} "
+        "trained by the contrastive loss alone (G lr 1e-3, no real images), then "
+        f"{tr.get('gan_kimg', 0):.0f} kimg of GAN training (G lr 3e-4, D lr 1e-3, R1 0.5, no "
+        "path length, no style mixing) with it; "
+        + (f"{tr['seconds'] / 3600:.2f} h" if tr.get("seconds") else "")
+        + " on a 2-core CPU (2 torch threads)"
+        + (", stopped before the nominal 300 kimg" if tr.get("stopped_early") else ""),
         "- thresholds, groups, base and predictor fingerprints: `control.json`",
         "- `python benchmarks/gan_control.py train` (resumable), then `controllers`, "
         "`measure`, `ship`; see docs/gan_control.md",
@@ -246,5 +267,5 @@ if __name__ == "__main__":
         args.remove("--overwrite")
     if len(args) != 1 or args[0] not in cmds:
         raise SystemExit(__doc__)
-    torch.set_num_threads(2 if args[0] == "train" else 1)
+    torch.set_num_threads(2)
     cmds[args[0]]()
