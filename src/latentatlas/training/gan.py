@@ -511,13 +511,7 @@ class GANTrainer:
                 loss = loss + self._path_length_term(z, c, gen, sums)
                 if not math.isfinite(sums.get("pl_penalty", 0.0)):
                     bad.append("the path-length penalty")
-            total = loss / cfg.accum_steps
-            if bad:
-                total = torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
-            total.backward()
-            if w is not None:
-                w_mean = w.detach().float().mean(dim=0)
-                w_sum = w_mean if w_sum is None else w_sum + w_mean
+            w_sum = self._backward_micro(loss, bad, w, w_sum)
         self.D.requires_grad_(True)
         self._finish_g_step(step, regs_due, bad, w_sum, sums, stats)
 
@@ -545,14 +539,21 @@ class GANTrainer:
                     fake, ws, w = self._generate(self.G, z, c, gen, cfg.style_mixing_prob)
             loss = self._regularizer_terms(torch.zeros((), device=self.device), regs_due, z, ws,
                                            fake, step, sums, bad)
-            total = loss / cfg.accum_steps
-            if bad:
-                total = torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
-            total.backward()
-            if w is not None:
-                w_mean = w.detach().float().mean(dim=0)
-                w_sum = w_mean if w_sum is None else w_sum + w_mean
+            w_sum = self._backward_micro(loss, bad, w, w_sum)
         self._finish_g_step(step, regs_due, bad, w_sum, sums, stats)
+
+    def _backward_micro(self, loss: torch.Tensor, bad: list[str], w: torch.Tensor | None,
+                        w_sum: torch.Tensor | None) -> torch.Tensor | None:
+        """Backward of one micro-batch's G loss (zeroed where a term went non-finite: the
+        step is refused after the sync); returns the running sum of its mean w."""
+        total = loss / self.config.accum_steps
+        if bad:
+            total = torch.nan_to_num(total, nan=0.0, posinf=0.0, neginf=0.0)
+        total.backward()
+        if w is None:
+            return w_sum
+        w_mean = w.detach().float().mean(dim=0)
+        return w_mean if w_sum is None else w_sum + w_mean
 
     def _regularizer_terms(self, loss: torch.Tensor, regs_due, z, ws, fake, step: int,
                            sums: dict[str, float], bad: list[str]) -> torch.Tensor:
