@@ -58,7 +58,7 @@ def controllers() -> None:
 
     # 256 wide instead of the reference's 512: a quarter of the shipped size (13 MB -> 3.5 MB)
     # for a map from a one-hot value to 16 numbers.
-    report = train_controllers(RUN, overwrite=True, hidden=256, threads=2,
+    report = train_controllers(RUN, overwrite=True, hidden=256, threads=None,
                                command="benchmarks/gan_control.py controllers")
     print(json.dumps(report["attributes"], indent=1))
 
@@ -267,5 +267,5 @@ if __name__ == "__main__":
         args.remove("--overwrite")
     if len(args) != 1 or args[0] not in cmds:
         raise SystemExit(__doc__)
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(__import__("os").environ.get("THREADS", "2")))
     cmds[args[0]]()

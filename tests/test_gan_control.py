@@ -251,6 +251,53 @@ def test_attribute_reconstruction_fixes_a_value_whose_median_lies_elsewhere():
         fit_controllers(toy, measure, spec, attribute_steps=5, **kw)
 
 
+def test_anchors_fix_a_value_whose_median_lies_elsewhere_without_tuning():
+    """Anchor selection alone: class 0's median reads as class 1; a training code read as class 0
+    (a tail) replaces it, class 1 keeps the controller's own output (a tie keeps it)."""
+    toy = _TailsToy()
+
+    def measure(images):
+        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+
+    spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
+    w = torch.randn(64, 6, generator=torch.Generator().manual_seed(5))
+    cs, report = fit_controllers(toy, measure, spec, n_samples=2000, steps=300, hidden=32,
+                                 progress=False, seed=0, anchor_candidates=8, anchor_rests=4)
+    with torch.no_grad():
+        acc = [float((measure(toy.synthesize(cs.set_w(w, {"a": v})))["a"] == v).mean())
+               for v in (0, 1)]
+        codes = cs("a", [0, 1])[:, 0]
+    assert acc == [1.0, 1.0]
+    assert abs(float(codes[0])) > 1.0 and abs(float(codes[1])) < 1.0
+    anchors = report["a"]["anchors"]
+    assert anchors["replaced"] == [0] and anchors["candidates"] == 8 and anchors["rests"] == 4
+    assert anchors["score_controller"] == 0.5 and anchors["score_anchors"] == 1.0
+
+
+def test_after_tuning_each_class_keeps_the_better_of_anchor_and_tuned_output():
+    """Class by class, the better-scoring of (anchor, tuned output) stays; a tie keeps the
+    anchor. Tails toy: class 0 needs |a| > 1, class 1 |a| < 1."""
+    from latentatlas.training.controllers import _fit_anchors, _keep_better, _rest_codes
+
+    toy = _TailsToy()
+
+    def measure(images):
+        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+
+    spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
+    torch.manual_seed(0)
+    cs = ControllerSet(spec, {"a": [0, 1], "other": [1, 6]}, 6, hidden=16)
+    a = cs.attributes[0]
+    rests = _rest_codes(toy, measure, torch.randn(50, 6), 8, 0, 64)
+    opts = {"keep_weight": 0.0, "batch_size": 64, "values": {"a": np.array([0, 1])}}
+    good, bad = torch.tensor([[2.0], [0.0]]), torch.tensor([[0.0], [2.0]])
+    for tuned, anchors, kept in ((bad, good, []), (good, bad, [0, 1]), (good, good, [])):
+        _fit_anchors(cs, a, tuned, 500, 1e-2)
+        assert _keep_better(cs, a, toy, measure, anchors, rests, opts, 500, 1e-2) == kept
+        with torch.no_grad():
+            assert torch.allclose(cs("a", [0, 1]), good, atol=0.05)
+
+
 class _LeakToy(_LinearToy):
     """Two attributes, each a pixel's sign: a = w0, b = w1 + 1.5 w0 (group a leaks into b)."""
 
@@ -294,6 +341,31 @@ def test_keeping_the_other_attributes_lowers_the_leak_of_a_controller():
     (acc0, leak0, code0), (acc1, leak1, code1) = results[0.0], results[1.0]
     assert acc0 == [1.0, 1.0] and acc1 == [1.0, 1.0]
     assert 0 < code1 < code0 and leak1 < leak0 - 0.02
+
+
+def test_anchor_choice_weighs_the_other_attributes_change():
+    """With keep_weight the anchor of a = 1 is a code nearer a's boundary, where b moves least;
+    without it the controller's own output ties at full accuracy and stays."""
+    toy = _LeakToy()
+
+    def measure(images):
+        return {k: v.argmax(1).numpy() for k, v in _sign_reader(images).items()}
+
+    spec = [{"name": n, "group": n, "kind": "categorical", "num_classes": 2} for n in "ab"]
+    w = torch.randn(400, 6, generator=torch.Generator().manual_seed(5))
+    b0 = measure(toy.synthesize(w))["b"]
+    got = {}
+    for keep in (0.0, 1.0):
+        cs, report = fit_controllers(toy, measure, spec, n_samples=2000, steps=300, hidden=32,
+                                     progress=False, seed=0, keep_weight=keep,
+                                     anchor_candidates=16, anchor_rests=32)
+        with torch.no_grad():
+            read = measure(toy.synthesize(cs.set_w(w, {"a": 1})))
+            got[keep] = (float(cs("a", [1])[0, 0]), float((read["a"] == 1).mean()),
+                         float((read["b"] != b0).mean()), report["a"]["anchors"]["replaced"])
+    (code0, acc0, leak0, rep0), (code1, acc1, leak1, rep1) = got[0.0], got[1.0]
+    assert acc0 == acc1 == 1.0 and 1 not in rep0 and 1 in rep1
+    assert 0 < code1 < code0 and leak1 < leak0 - 0.05
 
 
 def test_controller_refuses_unknown_attributes_and_unseen_values():

@@ -94,20 +94,27 @@ def train_control_cmd(base, predictor, data, attributes, group_dim, distance, te
 @click.option("--attribute-weight", type=FINITE_POSITIVE, default=1.0, show_default=True)
 @click.option("--keep-weight", type=FINITE_NONNEG, default=1.0, show_default=True,
               help="Weight of the other attributes' change in that tuning (0: off).")
+@click.option("--anchors", "anchor_candidates", type=click.IntRange(0), default=16,
+              show_default=True,
+              help="Before the tuning, per class, the best of the L1 output and this many "
+                   "training codes of the class becomes its anchor (0: off).")
+@click.option("--anchor-rests", type=click.IntRange(1), default=16, show_default=True,
+              help="Codes each anchor candidate is scored on.")
 @click.option("--hidden", type=click.IntRange(1), default=512, show_default=True,
               help="Width of each controller MLP (4 layers, as the reference).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace existing controllers.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="torch CPU threads.")
 def train_controllers_cmd(run_dir, continuous, n_samples, steps, attribute_steps,
-                          attribute_weight, keep_weight, hidden, seed, overwrite,
-                          threads) -> None:
+                          attribute_weight, keep_weight, anchor_candidates, anchor_rests,
+                          hidden, seed, overwrite, threads) -> None:
     """Fit the per-attribute controllers of a GAN-Control run into RUN/model/controllers."""
     from latentatlas.pipelines.control import train_controllers
 
     report = train_controllers(run_dir, continuous=_csv(continuous) or (), n_samples=n_samples,
                                steps=steps, attribute_steps=attribute_steps,
                                attribute_weight=attribute_weight, keep_weight=keep_weight,
+                               anchor_candidates=anchor_candidates, anchor_rests=anchor_rests,
                                hidden=hidden, seed=seed,
                                overwrite=overwrite, threads=threads,
                                command=options_command_line("latentatlas train controllers"))

@@ -58,6 +58,7 @@ def load_controlled(model: str | os.PathLike):
 def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] = (),
                       n_samples: int = 20000, steps: int = 2000, attribute_steps: int = 300,
                       attribute_weight: float = 1.0, keep_weight: float = 1.0,
+                      anchor_candidates: int = 16, anchor_rests: int = 16,
                       hidden: int = 512, seed: int = 0,
                       overwrite: bool = False, threads: int | None = None,
                       command: str | None = None, progress: bool = True) -> dict[str, Any]:
@@ -65,7 +66,9 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
     its model (G_ema) and save them in ``RUN/model/controllers`` with a report
     (``controllers.json``): the L1 fit, then ``attribute_steps`` of attribute reconstruction
     through G and the run's predictor (0: the reference's effective L1 alone), keeping the other
-    attributes' readings with ``keep_weight`` (see :mod:`latentatlas.training.controllers`).
+    attributes' readings with ``keep_weight``; categorical classes start from anchors chosen
+    among ``anchor_candidates`` codes each (0: the L1 median; see
+    :mod:`latentatlas.training.controllers`).
     Returns the report."""
     import torch
 
@@ -103,9 +106,11 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
                                  steps=steps, seed=seed, reader=predictor_reader(P, attrs),
                                  attribute_steps=attribute_steps,
                                  attribute_weight=attribute_weight, keep_weight=keep_weight,
-                                 hidden=hidden, progress=progress)
+                                 anchor_candidates=anchor_candidates,
+                                 anchor_rests=anchor_rests, hidden=hidden, progress=progress)
     config = {"n_samples": n_samples, "steps": steps, "attribute_steps": attribute_steps,
               "attribute_weight": attribute_weight, "keep_weight": keep_weight,
+              "anchor_candidates": anchor_candidates, "anchor_rests": anchor_rests,
               "hidden": hidden, "seed": seed,
               "continuous": list(continuous)}
     save_model(cs, out, metadata={"predictor": record["predictor"], **config})
