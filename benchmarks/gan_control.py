@@ -6,7 +6,8 @@
     python benchmarks/gan_control.py measure  # controllers + Frechet -> results/gan_control.json
     python benchmarks/gan_control.py ship [--overwrite]  # -> src/latentatlas/zoo/shapes3d_control
 
-``--run DIR`` (any command) picks another run folder than runs/shapes3d_control.
+``--run DIR`` (any command) picks another run folder than runs/shapes3d_control; the
+environment variable ``THREADS`` sets torch's CPU threads (default 2).
 
 The run: ``latentatlas train control`` defaults (warm start from the shipped shapes3d StyleGAN2
 with the linear start, 6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class
@@ -191,8 +192,10 @@ def card(result: dict, ifg: dict) -> str:
         "network, warm-started, with one 16-column latent group (own mapping network) per "
         "factor of predictor_shapes3d (floor_hue, wall_hue, object_hue, scale, shape, "
         "orientation) and 'other' (32), trained with the contrastive loss; `controllers/` holds "
-        "one controller per factor (class index -> the group's w; the L1 fit, then 300 steps "
-        "of attribute reconstruction keeping the other factors, see docs/gan_control.md).",
+        "one controller per factor (class index -> the group's w; the L1 fit, per class the "
+        "best-scoring anchor code, 300 steps of attribute reconstruction keeping the other "
+        "factors, then per class the better of anchor and tuned code; see "
+        "docs/gan_control.md).",
         "",
         "```python",
         "from latentatlas.pipelines.control import load_controlled",
