@@ -571,6 +571,18 @@ def test_cli_trains_fits_controllers_and_samples_with_set_values(tmp_path):
     r = CliRunner().invoke(main, ["train", "controllers", "--run", str(run), "--samples", "200",
                                   "--steps", "20"])
     assert r.exit_code != 0 and "--overwrite" in r.output
+    # Nor used with other generator weights (a resumed run re-exports its model beside them).
+    from latentatlas.io.persistence import save_model
+    from latentatlas.models import load
+
+    G = load(run / "model")
+    with torch.no_grad():
+        next(G.parameters()).add_(0.01)
+    save_model(G, run / "model")
+    r = CliRunner().invoke(main, ["control", "--model", str(run / "model"), "--set", "hue=2",
+                                  "--out", str(tmp_path / "y.png")])
+    assert r.exit_code != 0 and "fitted on another generator" in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "y.png").exists()
 
 
 def test_control_run_never_writes_into_someone_elses_folder(tmp_path):

@@ -37,10 +37,12 @@ def parse_settings(specs: Sequence[str]) -> dict[str, float]:
 
 def load_controlled(model: str | os.PathLike):
     """(generator, controllers) of a GAN-Control model: a zoo name or a folder whose
-    ``controllers/`` holds the ControllerSet."""
+    ``controllers/`` holds the ControllerSet; controllers recorded as fitted on other generator
+    weights (the fingerprint ``train controllers`` stores) are refused."""
     from latentatlas.io.registry import resolve_model_path
     from latentatlas.models import load
     from latentatlas.models.controller import ControllerSet
+    from latentatlas.utils.fingerprint import module_fingerprint
 
     folder = resolve_model_path(model)
     if not (folder / CONTROLLERS / "config.json").is_file():
@@ -52,6 +54,12 @@ def load_controlled(model: str | os.PathLike):
     cs = load(folder / CONTROLLERS).eval()
     if not isinstance(cs, ControllerSet):
         raise OptionError(f"{folder / CONTROLLERS}: not a ControllerSet")
+    fitted_on = getattr(cs, "model_metadata", {}).get("generator_fingerprint")
+    if fitted_on is not None and fitted_on != module_fingerprint(G):
+        # e.g. a resumed run re-exported its model beside the old controllers
+        raise OptionError(f"{folder / CONTROLLERS}: fitted on another generator than "
+                          f"{folder}; refit them with `latentatlas train controllers --run RUN "
+                          "--overwrite`")
     return G, cs
 
 
@@ -81,6 +89,7 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
         predictor_values,
     )
     from latentatlas.utils.atomic import atomic_write_json
+    from latentatlas.utils.fingerprint import module_fingerprint
     from latentatlas.utils.outputs import check_new_folder
     from latentatlas.utils.runinfo import write_run_record
 
@@ -113,7 +122,8 @@ def train_controllers(run_dir: str | os.PathLike, *, continuous: Sequence[str] =
               "anchor_candidates": anchor_candidates, "anchor_rests": anchor_rests,
               "hidden": hidden, "seed": seed,
               "continuous": list(continuous)}
-    save_model(cs, out, metadata={"predictor": record["predictor"], **config})
+    save_model(cs, out, metadata={"predictor": record["predictor"],
+                                  "generator_fingerprint": module_fingerprint(G), **config})
     result = {"folder": str(out), "attributes": report, "command": command, "config": config}
     atomic_write_json(out / "controllers.json", result)
     write_run_record(out, command=command or "latentatlas train controllers",
