@@ -13,12 +13,12 @@ The run: ``latentatlas train control`` defaults (warm start from the shipped sha
 with the linear start, 6 attribute groups of 16 w columns + other 32, predictor_shapes3d's class
 probabilities at temperature 4, L2 distances, 56 pairs per step, weight 1), the first
 ``WARMUP`` (2,500; the CLI default is 1,500) steps trained by the contrastive loss alone at G lr
-1e-3, then the GAN at G lr 3e-4 / D lr 1e-3, for ``KIMG`` kimg (the measured run was stopped at
-step 8,250, exported with ``latentatlas train export-gan --run runs/shapes3d_control --step
-8250 --out runs/shapes3d_control/model``):
+1e-3, then the GAN at G lr 3e-4 / D lr 1e-3, for ``KIMG`` kimg (the shipped run was started with
+``--kimg 300``, stopped at step 8,250 by the end of a session and resumed to 480 kimg, step
+15,000; a finished run exports its G_ema to RUN/model):
 
-    latentatlas train control --out runs/shapes3d_control --kimg 300 --contrastive-warmup 2500 \
-        --checkpoint-every 250 --threads 2
+    latentatlas train control --out runs/shapes3d_control --kimg 480 --contrastive-warmup 2500 \
+        --checkpoint-every 250 --threads 2 [--resume]
 
 Control is measured with predictor_shapes3d (test accuracy 1.0 on every factor) on 200 codes per
 value; InterFaceGAN: one-vs-rest boundaries per class value in W of the shipped shapes3d from
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "runs" / "shapes3d_control"
 RESULTS = ROOT / "benchmarks" / "results"
 ZOO = ROOT / "src" / "latentatlas" / "zoo" / "shapes3d_control"
-KIMG = 300
+KIMG = 480
 WARMUP = 2500
 N_PER_VALUE = 200
 
@@ -95,7 +95,8 @@ def measure() -> None:
     # checkpoint (`latentatlas train export-gan`), whose model metadata gives the length.
     if (RUN / "run.json").is_file():
         metrics = json.loads((RUN / "run.json").read_text())["metrics"]
-        length = {"kimg": metrics.get("kimg"), "seconds": metrics.get("train_seconds_total")}
+        length = {"kimg": metrics.get("kimg"), "steps": metrics.get("steps"),
+                  "seconds": metrics.get("train_seconds_total")}
     else:
         meta = json.loads((RUN / "model" / "config.json").read_text())["metadata"]
         length = {"kimg": meta.get("kimg"), "steps": meta.get("steps"),
