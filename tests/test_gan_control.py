@@ -222,14 +222,17 @@ def _tails_reader(images):
                               torch.nn.functional.logsigmoid(logit_inside)], dim=1)}
 
 
+def _tails_measure(images):
+    return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+
+
 def test_attribute_reconstruction_fixes_a_value_whose_median_lies_elsewhere():
     """The reference's intended (but typo-disabled) attribute loss: the L1 controller sets
     class 0 to the median of its codes, which reads as class 1; tuned through G and the reader
     it reaches a tail. Class 1 stays right."""
     toy = _TailsToy()
 
-    def measure(images):
-        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+    measure = _tails_measure
 
     spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
     kw = dict(n_samples=2000, steps=300, hidden=32, progress=False, seed=0)
@@ -256,8 +259,7 @@ def test_anchors_fix_a_value_whose_median_lies_elsewhere_without_tuning():
     (a tail) replaces it, class 1 keeps the controller's own output (a tie keeps it)."""
     toy = _TailsToy()
 
-    def measure(images):
-        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+    measure = _tails_measure
 
     spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
     w = torch.randn(64, 6, generator=torch.Generator().manual_seed(5))
@@ -281,15 +283,14 @@ def test_after_tuning_each_class_keeps_the_better_of_anchor_and_tuned_output():
 
     toy = _TailsToy()
 
-    def measure(images):
-        return {"a": _tails_reader(images)["a"].argmax(1).numpy()}
+    measure = _tails_measure
 
     spec = [{"name": "a", "group": "a", "kind": "categorical", "num_classes": 2}]
     torch.manual_seed(0)
     cs = ControllerSet(spec, {"a": [0, 1], "other": [1, 6]}, 6, hidden=16)
     a = cs.attributes[0]
     rests = _rest_codes(toy, measure, torch.randn(50, 6), 8, 0, 64)
-    opts = {"keep_weight": 0.0, "batch_size": 64, "values": {"a": np.array([0, 1])}}
+    opts = {"keep_weight": 0.0, "batch_size": 64, "spreads": {"a": 1.0}}
     good, bad = torch.tensor([[2.0], [0.0]]), torch.tensor([[0.0], [2.0]])
     for tuned, anchors, kept in ((bad, good, []), (good, bad, [0, 1]), (good, good, [])):
         _fit_anchors(cs, a, tuned, 500, 1e-2)
@@ -316,9 +317,8 @@ def _sign_reader(images):
             for j, n in enumerate("ab")}
 
 
-def test_keeping_the_other_attributes_lowers_the_leak_of_a_controller():
-    """Setting a moves b through the leak; the keep term settles a's code nearer a's boundary
-    (where b moves least) while a still reads as set."""
+def _leak_setup():
+    """The leak toy, its measure, both attributes' specs, 400 codes and their b classes."""
     toy = _LeakToy()
 
     def measure(images):
@@ -326,7 +326,13 @@ def test_keeping_the_other_attributes_lowers_the_leak_of_a_controller():
 
     spec = [{"name": n, "group": n, "kind": "categorical", "num_classes": 2} for n in "ab"]
     w = torch.randn(400, 6, generator=torch.Generator().manual_seed(5))
-    b0 = measure(toy.synthesize(w))["b"]
+    return toy, measure, spec, w, measure(toy.synthesize(w))["b"]
+
+
+def test_keeping_the_other_attributes_lowers_the_leak_of_a_controller():
+    """Setting a moves b through the leak; the keep term settles a's code nearer a's boundary
+    (where b moves least) while a still reads as set."""
+    toy, measure, spec, w, b0 = _leak_setup()
     results = {}
     for keep in (0.0, 1.0):
         cs, report = fit_controllers(toy, measure, spec, n_samples=2000, steps=300, hidden=32,
@@ -346,14 +352,7 @@ def test_keeping_the_other_attributes_lowers_the_leak_of_a_controller():
 def test_anchor_choice_weighs_the_other_attributes_change():
     """With keep_weight the anchor of a = 1 is a code nearer a's boundary, where b moves least;
     without it the controller's own output ties at full accuracy and stays."""
-    toy = _LeakToy()
-
-    def measure(images):
-        return {k: v.argmax(1).numpy() for k, v in _sign_reader(images).items()}
-
-    spec = [{"name": n, "group": n, "kind": "categorical", "num_classes": 2} for n in "ab"]
-    w = torch.randn(400, 6, generator=torch.Generator().manual_seed(5))
-    b0 = measure(toy.synthesize(w))["b"]
+    toy, measure, spec, w, b0 = _leak_setup()
     got = {}
     for keep in (0.0, 1.0):
         cs, report = fit_controllers(toy, measure, spec, n_samples=2000, steps=300, hidden=32,

@@ -210,15 +210,16 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
     # the tuned outputs are compared with the anchors on other codes than those that chose them
     fresh = _rest_codes(G, measure, w[n_val:], anchor_rests, seed + 5, batch_size) \
         if anchor_candidates and attribute_steps else None
+    scoring = {"candidates": anchor_candidates, "keep_weight": keep_weight,
+               "batch_size": batch_size,
+               "spreads": {k: float(np.ptp(v)) or 1.0 for k, v in values.items()}}
     for a in cs.attributes:
         y = values[a["name"]]
         report[a["name"]] = _fit_one(cs, a, w, y, n_val, steps, batch, lr, seed, progress)
         targets = None
         if rests is not None and a["kind"] == "categorical":
             anchors, report[a["name"]]["anchors"] = _choose_anchors(
-                cs, a, G, measure, w, y, n_val, rests,
-                {"candidates": anchor_candidates, "keep_weight": keep_weight,
-                 "batch_size": batch_size, "values": values}, seed)
+                cs, a, G, measure, w, y, n_val, rests, scoring, seed)
             _fit_anchors(cs, a, anchors, steps, lr)
             targets = anchors[torch.as_tensor(y).long()]
         if attribute_steps:
@@ -229,9 +230,7 @@ def fit_controllers(G: Any, measure: Callable[[torch.Tensor], dict[str, np.ndarr
                 targets=targets)
             if targets is not None:
                 tuning["kept_classes"] = _keep_better(
-                    cs, a, G, measure, anchors, fresh,
-                    {"keep_weight": keep_weight, "batch_size": batch_size, "values": values},
-                    steps, lr)
+                    cs, a, G, measure, anchors, fresh, scoring, steps, lr)
             report[a["name"]]["attribute_tuning"] = tuning
     return cs.eval(), report
 
@@ -295,7 +294,8 @@ def _score_codes(cs: ControllerSet, a: dict[str, Any], k: int, candidates: torch
                  G: Any, measure: Callable, rests: tuple[torch.Tensor, dict[str, np.ndarray]],
                  opts: dict[str, Any]) -> np.ndarray:
     """Per candidate group code for class ``k``: set on every rest code, the share of images
-    read as ``k`` minus ``keep_weight`` x the other controlled attributes' mean change."""
+    read as ``k`` minus ``keep_weight`` x the other controlled attributes' mean change (a
+    number's change in units of its ``spreads`` entry, its range over the pairs)."""
     lo, hi = cs.w_slices[a["group"]]
     codes, before = rests
     n_rest = codes.shape[0]
@@ -305,9 +305,9 @@ def _score_codes(cs: ControllerSet, a: dict[str, Any], k: int, candidates: torch
     read = _synthesize_measure(G, measure, edited, opts["batch_size"])
     score = (read[a["name"]] == k).astype(np.float64)
     for b in others:
-        spread = float(np.ptp(opts["values"][b["name"]])) or 1.0
         score = score - opts["keep_weight"] / len(others) * _change(
-            b, read[b["name"]], np.tile(before[b["name"]], len(candidates)), spread)
+            b, read[b["name"]], np.tile(before[b["name"]], len(candidates)),
+            opts["spreads"][b["name"]])
     return score.reshape(len(candidates), n_rest).mean(1)
 
 
