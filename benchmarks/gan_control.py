@@ -120,15 +120,12 @@ def measure() -> None:
 
 def _checkpoint_seconds(path: Path) -> float | None:
     """Training seconds recorded in a trainer checkpoint (summed over resumed sessions)."""
-    import re
-
-    from safetensors import safe_open
+    from latentatlas.training.checkpoint import load_checkpoint
 
     if not path.is_file():
         return None
-    with safe_open(str(path), "pt") as f:
-        found = re.search(r'"train_seconds", ([0-9.eE+-]+)', f.metadata().get("structure", ""))
-    return float(found.group(1)) if found else None
+    seconds = load_checkpoint(path).get("train_seconds")
+    return float(seconds) if seconds is not None else None
 
 
 def _print_table(control: dict, ifg: dict) -> None:
